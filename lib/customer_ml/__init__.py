@@ -1,0 +1,1 @@
+"""customer-ml: propensity models, segmentation and scoring on Delta Lake with PySpark."""

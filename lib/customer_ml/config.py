@@ -1,0 +1,233 @@
+"""Load conf/base, overlay conf/<env>, overlay `--set` overrides, and validate into typed Settings.
+
+Every value remembers where it came from (a file or a `--set`), so an error names the file, the key and what
+was expected. Strings may use `${VAR}` or `${VAR:-default}` to take secrets and paths from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from customer_ml.errors import ConfigError
+from customer_ml.settings import Settings
+
+DEFAULT_ENV = "local"
+CONF_DIR_VARIABLE = "CUSTOMER_ML_CONF_DIR"
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SECRET_KEY = re.compile(r"(password|secret|token|credential|access_key|api_key|private_key)", re.IGNORECASE)
+_URI_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^@/\s]+)@", re.IGNORECASE)
+
+
+def find_conf_dir(conf_dir: str | Path | None = None) -> Path:
+    """The configuration folder: the one given, else $CUSTOMER_ML_CONF_DIR, else ./conf, else the packaged one.
+
+    Args:
+        conf_dir: an explicit folder (the CLI's `--conf-dir`).
+
+    Returns:
+        A folder holding `base/`.
+    """
+    explicit = conf_dir or os.environ.get(CONF_DIR_VARIABLE)
+    if explicit:
+        path = Path(explicit).expanduser().resolve()
+        if not (path / "base").is_dir():
+            raise ConfigError(f"configuration folder {path} has no base/ folder; pass --conf-dir pointing at a conf/")
+        return path
+    package_dir = Path(__file__).resolve().parent
+    candidates = [Path.cwd() / "conf", package_dir / "conf", package_dir.parents[1] / "conf"]
+    for candidate in candidates:
+        if (candidate / "base").is_dir():
+            return candidate.resolve()
+    raise ConfigError(
+        f"no configuration found (looked in {', '.join(str(c) for c in candidates)}); pass --conf-dir or set "
+        f"{CONF_DIR_VARIABLE}"
+    )
+
+
+def load_settings(
+    env: str = DEFAULT_ENV, conf_dir: str | Path | None = None, overrides: Iterable[str] = ()
+) -> Settings:
+    """Merge base + env overlay + overrides and validate them.
+
+    Args:
+        env: the overlay folder under the configuration folder (local, cluster, databricks, or your own).
+        conf_dir: the configuration folder; see `find_conf_dir`.
+        overrides: `a.b.c=value` strings; values are parsed as YAML (`3` is an int, `[a, b]` a list).
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: naming the file, key and expectation of every problem found.
+    """
+    root = find_conf_dir(conf_dir)
+    env_dir = root / env
+    if not env_dir.is_dir():
+        available = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != "base")
+        raise ConfigError(
+            f"environment '{env}' has no folder {env_dir}; available: {', '.join(available) or 'none'} "
+            f"(create {env_dir} or pass --env with one of them)"
+        )
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for folder in (root / "base", env_dir):
+        for file in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
+            _merge(merged, _read_yaml(file, root), origins, _relative(file, root))
+    for override in overrides:
+        key, value = _parse_override(override)
+        _merge(merged, _nest(key, value), origins, f"--set {override}")
+    merged["env"] = env
+    merged["conf_dir"] = str(root)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, origins)) from None
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with secrets replaced by `***` (keys that look secret, URI credentials)."""
+    return _mask(settings.model_dump(mode="json"))
+
+
+def to_yaml(data: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False)
+
+
+def _relative(file: Path, root: Path) -> str:
+    return f"{root.name}/{file.relative_to(root)}"
+
+
+def _read_yaml(file: Path, root: Path) -> dict[str, Any]:
+    where = _relative(file, root)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{where}: not valid YAML ({str(error).splitlines()[0]}); fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys at the top, got {type(data).__name__}")
+    return _interpolate(data, where, "")
+
+
+def _interpolate(value: Any, where: str, key: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, where, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, where, f"{key}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{where}: {key} uses environment variable ${{{name}}}, which is not set; export {name} or write "
+            f"${{{name}:-default}}"
+        )
+
+    return _ENV_REFERENCE.sub(substitute, value)
+
+
+def _merge(
+    target: dict[str, Any], source: Mapping[str, Any], origins: dict[str, str], where: str, prefix: str = ""
+) -> None:
+    """Deep-merge `source` into `target`: mappings merge key by key, anything else replaces."""
+    for key, value in source.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value, origins, where, path)
+            continue
+        target[key] = value
+        for stale in [p for p in origins if p.startswith(path + ".")]:
+            del origins[stale]
+        for leaf in _leaves(value, path):
+            origins[leaf] = where
+
+
+def _leaves(value: Any, path: str) -> list[str]:
+    if isinstance(value, dict) and value:
+        return [leaf for k, v in value.items() for leaf in _leaves(v, f"{path}.{k}")]
+    return [path]
+
+
+def _parse_override(override: str) -> tuple[str, Any]:
+    key, sep, raw = override.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {override!r}: expected KEY=VALUE with a dotted key, e.g. --set spark.master=local[2]")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def _nest(key: str, value: Any) -> dict[str, Any]:
+    for part in reversed(key.split(".")):
+        value = {part: value}
+    return value
+
+
+def _describe(error: ValidationError, origins: Mapping[str, str]) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "extra_forbidden":
+            leaves = sorted(p for p in origins if p == key or p.startswith(key + "."))
+            shown = leaves[0] if leaves else key
+            source = origins.get(shown, "configuration")
+            parent = key.rsplit(".", 1)[0] if "." in key else ""
+            lines.append(f"{source}: unknown key '{shown}'{_known_keys(parent)}; remove it or fix its spelling")
+            continue
+        source = _origin(key, origins)
+        got = problem.get("input")
+        expected = problem["msg"][0].lower() + problem["msg"][1:]
+        lines.append(f"{source}: {key}: {expected} (got {got!r})")
+    return "\n".join(lines)
+
+
+def _origin(key: str, origins: Mapping[str, str]) -> str:
+    probe = key
+    while probe:
+        if probe in origins:
+            return origins[probe]
+        children = [p for p in origins if p.startswith(probe + ".")]
+        if children:
+            return origins[sorted(children)[0]]
+        probe = probe.rsplit(".", 1)[0] if "." in probe else ""
+    return "configuration defaults"
+
+
+def _known_keys(parent: str) -> str:
+    model: Any = Settings
+    for part in parent.split(".") if parent else []:
+        field = getattr(model, "model_fields", {}).get(part)
+        annotation = getattr(field, "annotation", None)
+        if annotation is None or not hasattr(annotation, "model_fields"):
+            return ""
+        model = annotation
+    names = [n for n in model.model_fields if not (model is Settings and n in ("env", "conf_dir"))]
+    return f" (known keys{' under ' + parent if parent else ''}: {', '.join(names)})"
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    if isinstance(value, str):
+        if _SECRET_KEY.search(key) and value:
+            return "***"
+        return _URI_USERINFO.sub(lambda m: f"{m.group('scheme')}***@", value)
+    return value

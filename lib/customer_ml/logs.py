@@ -1,0 +1,61 @@
+"""One log format for the CLI and the jobs, and a stage helper that logs start, row counts and seconds."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+_QUIET_LIBRARIES = ("py4j", "urllib3", "alembic", "great_expectations", "mlflow", "matplotlib", "numba")
+
+logger = logging.getLogger(__name__)
+
+
+def configure_logging(level: str = "INFO", verbose: bool = False) -> None:
+    """Send customer_ml's logs to stderr in one format; chatty libraries stay at WARNING unless verbose."""
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if getattr(h, "_customer_ml", False)), None)
+    if handler is None:
+        handler = logging.StreamHandler()
+        handler._customer_ml = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
+    root.setLevel(logging.DEBUG if verbose else level)
+    for name in _QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@dataclass
+class StageLog:
+    """What a stage reports: its name, its row counts by label, and its seconds once finished."""
+
+    name: str
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def count(self, label: str, rows: int) -> int:
+        """Record a row count (e.g. `input`, `written`, `quarantined`) and return it."""
+        self.rows[label] = rows
+        logger.info("%s: %s rows = %d", self.name, label, rows)
+        return rows
+
+
+@contextmanager
+def stage(name: str) -> Iterator[StageLog]:
+    """Time a stage and log its start, its row counts and its seconds (or its failure)."""
+    record = StageLog(name)
+    logger.info("%s: started", name)
+    started = time.perf_counter()
+    try:
+        yield record
+    except BaseException:
+        record.seconds = time.perf_counter() - started
+        logger.error("%s: failed after %.1f s", name, record.seconds)
+        raise
+    record.seconds = time.perf_counter() - started
+    counts = ", ".join(f"{label}={rows:,}" for label, rows in record.rows.items())
+    logger.info("%s: finished in %.1f s%s", name, record.seconds, f" ({counts})" if counts else "")

