@@ -45,7 +45,11 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def lake(spark: SparkSession, settings: Settings) -> Settings:
-    """Bind this test's settings to the shared session: tables resolve under the test's own lake root."""
+def lake_settings(spark: SparkSession, tmp_path: Path) -> Settings:
+    """Bind settings to the shared session whose lake root is this test's tmp folder, with test tables t, t2 and
+    p (partitioned by `part`) configured besides conf/'s own."""
+    settings = make_settings(
+        tmp_path / "work", "tables.t.path=t", "tables.t2.path=t2", "tables.p.path=p", "tables.p.partition_by=[part]"
+    )
     bind_settings(spark, settings, engine="delta-rs")
     return settings

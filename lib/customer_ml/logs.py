@@ -4,15 +4,37 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 _QUIET_LIBRARIES = ("py4j", "urllib3", "alembic", "great_expectations", "mlflow", "matplotlib", "numba")
 
 logger = logging.getLogger(__name__)
+
+# What the current code runs for (job, stage, run id): recorded in every Delta commit the lake makes.
+PROCESS_RUN_ID = uuid.uuid4().hex
+_CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar("customer_ml_context", default=None)
+
+
+@contextmanager
+def job_context(**fields: Any) -> Iterator[dict[str, Any]]:
+    """Add fields (e.g. `job="score"`, `run_id=mlflow_run.info.run_id`) to the context of the code inside."""
+    token = _CONTEXT.set({**(_CONTEXT.get() or {}), **fields})
+    try:
+        yield _CONTEXT.get() or {}
+    finally:
+        _CONTEXT.reset(token)
+
+
+def current_context() -> dict[str, Any]:
+    """The job, stage and run id the current code runs under (run id defaults to one per process)."""
+    return {"job": "customer-ml", "stage": "adhoc", "run_id": PROCESS_RUN_ID, **(_CONTEXT.get() or {})}
 
 
 def configure_logging(level: str = "INFO", verbose: bool = False) -> None:
@@ -51,7 +73,8 @@ def stage(name: str) -> Iterator[StageLog]:
     logger.info("%s: started", name)
     started = time.perf_counter()
     try:
-        yield record
+        with job_context(stage=name):
+            yield record
     except BaseException:
         record.seconds = time.perf_counter() - started
         logger.error("%s: failed after %.1f s", name, record.seconds)

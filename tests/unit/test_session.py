@@ -32,7 +32,7 @@ def test_python_workers_run_this_interpreter(spark: SparkSession) -> None:
     assert set(executables) == {sys.executable}
 
 
-def test_engine_is_delta_rs_without_delta_classes(spark: SparkSession, lake: Settings) -> None:
+def test_engine_is_delta_rs_without_delta_classes(spark: SparkSession, lake_settings: Settings) -> None:
     assert delta_classes_loadable(spark) is False
     assert lake_engine(spark) == "delta-rs"
     assert _choose_engine(spark, "auto") == "delta-rs"

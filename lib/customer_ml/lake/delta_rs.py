@@ -1,0 +1,359 @@
+"""The offline Delta engine: delta-rs owns the transaction log, Spark reads and writes the Parquet data.
+
+- read: delta-rs resolves the snapshot (latest, a version or a timestamp) to its data files and partition values;
+  Spark's native Parquet reader scans them with the Delta schema, and partition values come from the log.
+- write: `arrow_sink.DeltaRsSink` writes the files from the Spark tasks; this module commits all of them in one
+  delta-rs transaction (append, overwrite, or overwrite of chosen partitions) with our commit metadata.
+- merge: delta-rs merge with the source collected through the driver as Arrow (see `merge`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable
+from deltalake import Field as DeltaField
+from deltalake import Schema as DeltaSchema
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+from pyarrow import fs as pafs
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from customer_ml.errors import CommitConflictError, LakeError, UnsupportedTableError
+from customer_ml.lake import arrow_sink
+from customer_ml.lake.schema import spark_schema_from_delta_json
+
+logger = logging.getLogger(__name__)
+
+# Reader features this engine honours. deletionVectors only while no file carries one; columnMapping only in mode none.
+_SINK_REGISTERED = "customer_ml.lake.sink_registered"
+_SAFE_READER_FEATURES = {"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck", "deletionVectors", "columnMapping"}
+
+
+def exists(location: str) -> bool:
+    return DeltaTable.is_deltatable(location)
+
+
+def open_table(location: str, version: int | None = None, timestamp: str | dt.datetime | None = None) -> DeltaTable:
+    """The delta-rs table at `location`, at the latest version or the one asked for."""
+    try:
+        table = DeltaTable(location, version=version)
+        if timestamp is not None:
+            table.load_as_version(timestamp)
+        return table
+    except TableNotFoundError:
+        raise
+    except (DeltaError, ValueError, OSError) as error:
+        at = f" at version {version}" if version is not None else f" at {timestamp}" if timestamp is not None else ""
+        raise LakeError(f"cannot open Delta table {location}{at}: {error}") from None
+
+
+def table_schema(table: DeltaTable) -> T.StructType:
+    return spark_schema_from_delta_json(table.schema().to_json())
+
+
+def read(spark: SparkSession, table: DeltaTable, name: str) -> DataFrame:
+    """Scan a snapshot's files with Spark's Parquet reader; partition columns are restored from the log."""
+    _check_readable(table, name)
+    schema = table_schema(table)
+    partition_columns = list(table.metadata().partition_columns)
+    data_schema = T.StructType([f for f in schema.fields if f.name not in partition_columns])
+    root = table.table_uri.rstrip("/")
+    adds = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    if not adds:
+        return spark.createDataFrame([], schema)
+    groups: dict[tuple, list[str]] = {}
+    for add in adds:
+        key = tuple(add.get(f"partition.{c}") for c in partition_columns)
+        groups.setdefault(key, []).append(_file_location(root, add["path"]))
+    scans = []
+    for key, files in groups.items():
+        scan = spark.read.schema(data_schema).parquet(*files)
+        for column, value in zip(partition_columns, key, strict=True):
+            scan = scan.withColumn(column, _partition_literal(value, schema[column].dataType))
+        scans.append(scan.select(*schema.fieldNames()))
+    frame = scans[0]
+    for scan in scans[1:]:
+        frame = frame.unionByName(scan)
+    return frame
+
+
+def write(
+    frame: DataFrame,
+    location: str,
+    *,
+    name: str,
+    mode: str,
+    schema: T.StructType,
+    partition_by: Sequence[str],
+    partition_values: Sequence[Mapping[str, Any]] | None,
+    commit_info: Mapping[str, Any],
+    target_file_rows: int,
+    create: bool,
+) -> int:
+    """Write `frame` (already conformed to `schema`) as one Delta commit; returns the new table version.
+
+    Args:
+        frame: the rows, with exactly the columns of `schema`.
+        location: the table's path or URI.
+        name: the table's name, for messages.
+        mode: append, overwrite or overwrite_partitions.
+        schema: the table schema after this write.
+        partition_by: the table's partition columns.
+        partition_values: for overwrite_partitions, the partitions to replace; None replaces those written.
+        commit_info: custom metadata recorded in the commit.
+        target_file_rows: rows per data file.
+        create: the table does not exist yet.
+    """
+    write_id = uuid.uuid4().hex[:12]
+    manifest = f"{location.rstrip('/')}/_customer_ml_staging/{write_id}.json"
+    allowed = None
+    if mode == "overwrite_partitions" and partition_values is not None:
+        allowed = [[arrow_sink._partition_string(v.get(c)) for c in partition_by] for v in partition_values]
+    arrow_sink_options = {
+        "root": location.rstrip("/"),
+        "write_id": write_id,
+        "manifest": manifest,
+        "partition_by": json.dumps(list(partition_by)),
+        "allowed_partitions": json.dumps(allowed),
+        "target_file_rows": str(target_file_rows),
+    }
+    _register_sink(frame.sparkSession)
+    try:
+        frame.write.format(arrow_sink.FORMAT_NAME).mode("append").options(**arrow_sink_options).save()
+    except Exception as error:
+        _delete_orphans(location, write_id)
+        if arrow_sink.PartitionOutsideTargetError.__name__ in str(error):
+            raise LakeError(
+                f"overwrite_partitions of table {name}: the data holds rows outside partition_values "
+                f"{list(partition_values or [])}; filter the data or widen partition_values"
+            ) from None
+        raise
+    adds = _read_manifest(manifest)
+    try:
+        version = _commit(location, name, mode, schema, partition_by, partition_values, adds, commit_info, create)
+    except BaseException:
+        _delete_files(location, adds)
+        raise
+    finally:
+        _remove(manifest)
+    logger.info("%s: committed version %d (%s, %d files)", name, version, mode, len(adds))
+    return version
+
+
+def merge(frame: DataFrame, location: str, *, name: str, keys: Sequence[str], commit_info: Mapping[str, Any]) -> int:
+    """Upsert `frame` into the table by `keys`: matching rows are updated, new keys inserted.
+
+    delta-rs merges an Arrow source in the driver: the source is collected through the driver (it must fit in
+    its memory), while the target is read and rewritten by delta-rs. Fine for incremental upserts of up to a few
+    million rows; rebuild larger tables with mode overwrite.
+    """
+    source = frame.toArrow()
+    predicate = " AND ".join(f"target.`{k}` = source.`{k}`" for k in keys)
+    table = DeltaTable(location)
+    try:
+        result = (
+            table.merge(
+                source,
+                predicate=predicate,
+                source_alias="source",
+                target_alias="target",
+                commit_properties=CommitProperties(custom_metadata=dict(commit_info)),
+            )
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute()
+        )
+    except CommitFailedError as error:
+        raise CommitConflictError(f"merge into table {name} lost a race with another writer: {error}") from None
+    version = table.version()
+    logger.info("%s: merged into version %d (%s)", name, version, result)
+    return version
+
+
+def history(location: str, limit: int | None = None) -> list[dict[str, Any]]:
+    return DeltaTable(location).history(limit)
+
+
+def _commit(
+    location: str,
+    name: str,
+    mode: str,
+    schema: T.StructType,
+    partition_by: Sequence[str],
+    partition_values: Sequence[Mapping[str, Any]] | None,
+    adds: list[dict[str, Any]],
+    commit_info: Mapping[str, Any],
+    create: bool,
+) -> int:
+    """Commit the written files. One commit, except when an append adds columns (see `_add_columns`)."""
+    actions: list[AddAction | RemoveAction] = [
+        AddAction(a["path"], a["size"], a["partition_values"], a["modification_time"], True, a["stats"]) for a in adds
+    ]
+    delta_schema = DeltaSchema.from_json(schema.json())
+    properties = CommitProperties(custom_metadata=dict(commit_info))
+    partitions = list(partition_by) or None
+    try:
+        if create:
+            create_table_with_add_actions(
+                location, delta_schema, actions, mode="error", partition_by=partitions, commit_properties=properties
+            )
+            return 0
+        table = DeltaTable(location)
+        current = table_schema(table)
+        if mode == "overwrite" and current != schema:
+            metadata = table.metadata()  # a new schema: replace rows and schema in one commit, keep the properties
+            create_table_with_add_actions(
+                location,
+                delta_schema,
+                actions,
+                mode="overwrite",
+                partition_by=partitions,
+                name=metadata.name,
+                description=metadata.description,
+                configuration=metadata.configuration,
+                commit_properties=properties,
+            )
+        else:
+            if current != schema:
+                _add_columns(table, current, schema, commit_info)
+            if mode == "overwrite_partitions":
+                actions += _removes(table, partition_by, _target_partitions(partition_by, adds, partition_values))
+            table.create_write_transaction(
+                actions,
+                "overwrite" if mode == "overwrite" else "append",
+                delta_schema,
+                partition_by=partitions,
+                commit_properties=properties,
+            )
+        table.update_incremental()
+        return table.version()
+    except CommitFailedError as error:
+        raise CommitConflictError(
+            f"{mode} of table {name} conflicts with a concurrent commit ({error}); nothing was written, rerun the job"
+        ) from None
+    except DeltaError as error:
+        if "already exists" in str(error).lower() and create:
+            raise CommitConflictError(
+                f"table {name} was created by another writer while this write ran; nothing was written, rerun the job"
+            ) from None
+        raise LakeError(f"commit to table {name} failed: {error}") from None
+
+
+def _add_columns(
+    table: DeltaTable, current: T.StructType, schema: T.StructType, commit_info: Mapping[str, Any]
+) -> None:
+    """Schema evolution for appends: delta-rs write transactions cannot change the schema, so new columns are added
+    in a metadata-only commit just before the data commit (if that then fails, the table keeps its rows and gains
+    empty columns)."""
+    known = set(current.fieldNames())
+    fields = [DeltaField.from_json(f.json()) for f in schema.fields if f.name not in known]
+    info = {**commit_info, "customer_ml.mode": "add_columns"}
+    table.alter.add_columns(fields, commit_properties=CommitProperties(custom_metadata=info))
+
+
+def _target_partitions(
+    partition_by: Sequence[str], adds: list[dict[str, Any]], given: Sequence[Mapping[str, Any]] | None
+) -> set[tuple]:
+    """The partitions an overwrite_partitions replaces: those given, else those the write produced."""
+    if given:
+        return {tuple(arrow_sink._partition_string(v.get(c)) for c in partition_by) for v in given}
+    return {tuple(a["partition_values"][c] for c in partition_by) for a in adds}
+
+
+def _removes(table: DeltaTable, partition_by: Sequence[str], targets: set[tuple]) -> list[RemoveAction]:
+    """Remove actions for every live file in the target partitions (exact for nulls and multi-column partitions)."""
+    now = int(time.time() * 1000)
+    removes = []
+    for add in pa.table(table.get_add_actions(flatten=True)).to_pylist():
+        values = tuple(arrow_sink._partition_string(add.get(f"partition.{c}")) for c in partition_by)
+        if values in targets:
+            partition = dict(zip(partition_by, values, strict=True))
+            removes.append(RemoveAction(unquote(add["path"]), True, now, add["size_bytes"], partition))
+    return removes
+
+
+def _check_readable(table: DeltaTable, name: str) -> None:
+    protocol = table.protocol()
+    features = set(protocol.reader_features or [])
+    unknown = features - _SAFE_READER_FEATURES
+    if unknown:
+        raise UnsupportedTableError(
+            f"table {name} uses Delta reader features {sorted(unknown)} that the offline engine cannot read "
+            "correctly; read it with the native delta-spark engine (lake.engine: spark)"
+        )
+    mapping = table.metadata().configuration.get("delta.columnMapping.mode", "none")
+    if mapping != "none":
+        raise UnsupportedTableError(
+            f"table {name} uses column mapping mode '{mapping}', which the offline engine cannot read; use the "
+            "native delta-spark engine (lake.engine: spark)"
+        )
+    if "deletionVectors" in features:
+        actions = pa.table(table.get_add_actions(flatten=True))
+        dv_columns = [c for c in actions.column_names if c.startswith("deletionVector")]
+        if any(actions[c].null_count < len(actions) for c in dv_columns):
+            raise UnsupportedTableError(
+                f"table {name} has files with deletion vectors, which the offline engine cannot apply; run "
+                "REORG TABLE … APPLY (PURGE) on the native engine, or read it with lake.engine: spark"
+            )
+
+
+def _file_location(root: str, path: str) -> str:
+    """A data file's location for Spark: log paths are URI-encoded and relative to the table, or absolute URIs."""
+    if "://" in path or path.startswith("file:"):
+        return unquote(path)
+    return f"{root}/{unquote(path)}"
+
+
+def _partition_literal(value: Any, data_type: T.DataType) -> Any:
+    return F.lit(None).cast(data_type) if value is None else F.lit(value).cast(data_type)
+
+
+def _register_sink(spark: SparkSession) -> None:
+    """Register the sink with the session, and make the session active in this thread: Spark looks data sources
+    up through the thread's active session, which JVM threads serving other Python threads do not have."""
+    jvm = getattr(spark, "_jvm", None)
+    if jvm is not None:
+        jvm.org.apache.spark.sql.SparkSession.setActiveSession(spark._jsparkSession)
+    if spark.conf.get(_SINK_REGISTERED, "false") != "true":
+        spark.dataSource.register(arrow_sink.DeltaRsSink)
+        spark.conf.set(_SINK_REGISTERED, "true")
+
+
+def _read_manifest(manifest: str) -> list[dict[str, Any]]:
+    filesystem, path = arrow_sink._filesystem(manifest)
+    with filesystem.open_input_stream(path) as stream:
+        return json.loads(stream.read().decode("utf-8"))["adds"]
+
+
+def _remove(manifest: str) -> None:
+    filesystem, path = arrow_sink._filesystem(manifest)
+    arrow_sink._delete(filesystem, path)
+
+
+def _delete_orphans(location: str, write_id: str) -> None:
+    """After a failed job, delete every file of this write (also those of tasks Spark killed mid-write)."""
+    filesystem, root = arrow_sink._filesystem(location.rstrip("/"))
+    try:
+        found = filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    except OSError:
+        return
+    for info in found:
+        if info.is_file and write_id in info.base_name:
+            arrow_sink._delete(filesystem, info.path)
+
+
+def _delete_files(location: str, adds: list[dict[str, Any]]) -> None:
+    filesystem, root = arrow_sink._filesystem(location.rstrip("/"))
+    for add in adds:
+        arrow_sink._delete(filesystem, f"{root}/{add['local_path']}")

@@ -1,0 +1,280 @@
+"""The lake API: every table read or write in customer-ml goes through these functions.
+
+Table names resolve through the settings bound to the session (`tables.<name>.path` under `lake.root`, or
+`tables.<name>.catalog_name`); the engine is the one `get_spark` chose (native delta-spark or offline delta-rs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from customer_ml.errors import LakeError, SchemaMismatchError, TableNotFoundError
+from customer_ml.lake import delta_rs, native
+from customer_ml.lake.schema import conform, enforce_schema
+from customer_ml.logs import current_context
+from customer_ml.session import bound_settings, lake_engine
+from customer_ml.settings import resolve_location
+
+logger = logging.getLogger(__name__)
+
+WRITE_MODES = ("append", "overwrite", "overwrite_partitions", "merge")
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """Where a configured table lives: a path/URI, or a catalog name (native engine only)."""
+
+    name: str
+    location: str | None
+    catalog_name: str | None
+    partition_by: tuple[str, ...]
+
+
+def table_ref(spark: SparkSession, name: str) -> TableRef:
+    """Resolve a configured table name.
+
+    Raises:
+        LakeError: the name is not under `tables:` in conf, or it is a catalog table on the offline engine.
+    """
+    settings = bound_settings(spark)
+    table = settings.tables.get(name)
+    if table is None:
+        raise LakeError(
+            f"table '{name}' is not configured; add tables.{name}.path (or catalog_name) to conf/base/lake.yml "
+            f"(configured: {', '.join(sorted(settings.tables)) or 'none'})"
+        )
+    engine = lake_engine(spark)
+    catalog_name = table.catalog_name if engine == "spark" else None
+    if table.catalog_name and engine != "spark" and not table.path:
+        raise LakeError(
+            f"table '{name}' is a catalog table ({table.catalog_name}), which needs the native delta-spark engine; "
+            f"add tables.{name}.path to use it with the offline engine"
+        )
+    location = resolve_location(table.path or name, settings.lake_root) if not catalog_name else None
+    return TableRef(name, location, catalog_name, tuple(table.partition_by))
+
+
+def table_path(spark: SparkSession, name: str) -> str:
+    """The table's path or URI (for a catalog table, its catalog name)."""
+    ref = table_ref(spark, name)
+    return ref.location or ref.catalog_name or ""
+
+
+def table_exists(spark: SparkSession, name: str) -> bool:
+    ref = table_ref(spark, name)
+    if lake_engine(spark) == "spark":
+        return native.exists(spark, ref.location, ref.catalog_name)
+    return delta_rs.exists(ref.location)
+
+
+def read_table(
+    spark: SparkSession, name: str, *, version: int | None = None, timestamp: str | dt.datetime | None = None
+) -> DataFrame:
+    """Read a table, at its latest version or, with time travel, at a version or a timestamp.
+
+    Args:
+        spark: a session from `get_spark`.
+        name: a table configured under `tables:`.
+        version: a table version to read.
+        timestamp: read the version current at this time (ISO string or datetime).
+
+    Raises:
+        TableNotFoundError: the table does not exist yet.
+    """
+    if version is not None and timestamp is not None:
+        raise LakeError(f"read_table({name!r}): give version or timestamp, not both")
+    ref = table_ref(spark, name)
+    if not table_exists(spark, name):
+        raise TableNotFoundError(
+            f"table '{name}' does not exist at {ref.location or ref.catalog_name}; run the stage that writes it first"
+        )
+    if lake_engine(spark) == "spark":
+        return native.read(spark, ref.location, ref.catalog_name, version=version, timestamp=timestamp)
+    try:
+        table = delta_rs.open_table(ref.location, version=version, timestamp=timestamp)
+    except delta_rs.TableNotFoundError:
+        raise TableNotFoundError(f"table '{name}' does not exist at {ref.location}") from None
+    return delta_rs.read(spark, table, name)
+
+
+def write_table(
+    frame: DataFrame,
+    name: str,
+    *,
+    mode: str,
+    partition_by: Sequence[str] | None = None,
+    partition_values: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    merge_keys: Sequence[str] | None = None,
+    schema_mode: str | None = None,
+) -> int:
+    """Write a DataFrame to a table in ONE Delta commit; a failure at any point leaves the previous version.
+
+    Args:
+        frame: the rows to write.
+        name: a table configured under `tables:`.
+        mode: `append`; `overwrite` (replace all rows); `overwrite_partitions` (replace only the partitions in
+            `partition_values`, or, when None, those present in `frame`); `merge` (upsert by `merge_keys`).
+        partition_by: partition columns for a new table (default: `tables.<name>.partition_by`).
+        partition_values: for overwrite_partitions, e.g. `{"score_date": "2024-01-31"}` or a list of them; rows
+            outside them fail the write.
+        merge_keys: key columns for merge.
+        schema_mode: None (the frame must match the table), "merge" (add new columns) or "overwrite"
+            (overwrite mode only: replace the schema).
+
+    Returns:
+        The table version the commit created.
+    """
+    spark = frame.sparkSession
+    if mode not in WRITE_MODES:
+        raise LakeError(f"write_table({name!r}): mode must be one of {', '.join(WRITE_MODES)}, got {mode!r}")
+    if schema_mode == "overwrite" and mode != "overwrite":
+        raise SchemaMismatchError(f"write_table({name!r}): schema_mode='overwrite' needs mode='overwrite'")
+    ref = table_ref(spark, name)
+    engine = lake_engine(spark)
+    exists = table_exists(spark, name)
+    existing_schema, existing_partitions = _existing_layout(spark, ref, engine) if exists else (None, ())
+    partition_columns = _partition_columns(ref, frame, partition_by, existing_partitions, exists)
+    values = _as_list(partition_values)
+    if mode == "overwrite_partitions" and not partition_columns:
+        raise LakeError(f"write_table({name!r}): overwrite_partitions needs a partitioned table (set partition_by)")
+    if mode == "merge" and not merge_keys:
+        raise LakeError(f"write_table({name!r}): mode='merge' needs merge_keys, e.g. merge_keys=['customer_id']")
+    target = (
+        frame.schema if existing_schema is None else enforce_schema(name, existing_schema, frame.schema, schema_mode)
+    )
+    target = T.StructType([T.StructField(f.name, f.dataType, True, f.metadata) for f in target.fields])
+    rows = frame.selectExpr(*conform(frame.columns, target))
+    info = _commit_info(name, mode)
+    if mode == "merge" and exists:
+        _check_unique_keys(rows, name, merge_keys)
+        if engine == "spark":
+            return native.merge(spark, rows, ref.location, ref.catalog_name, keys=merge_keys, commit_info=info)
+        return delta_rs.merge(rows, ref.location, name=name, keys=merge_keys, commit_info=info)
+    effective_mode = "append" if mode == "merge" else mode
+    if engine == "spark":
+        return native.write(
+            rows,
+            ref.location,
+            ref.catalog_name,
+            mode=effective_mode,
+            partition_by=partition_columns,
+            partition_values=values,
+            schema_mode=schema_mode,
+            commit_info=info,
+        )
+    return delta_rs.write(
+        rows,
+        ref.location,
+        name=name,
+        mode=effective_mode,
+        schema=target,
+        partition_by=partition_columns,
+        partition_values=values,
+        commit_info=info,
+        target_file_rows=bound_settings(spark).lake.target_file_rows,
+        create=not exists,
+    )
+
+
+def history(spark: SparkSession, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The table's commits, newest first: version, timestamp, operation, and our job / stage / run id / mode."""
+    ref = table_ref(spark, name)
+    if not table_exists(spark, name):
+        raise TableNotFoundError(f"table '{name}' does not exist at {ref.location or ref.catalog_name}")
+    if lake_engine(spark) == "spark":
+        raw = native.history(spark, ref.location, ref.catalog_name, limit)
+    else:
+        raw = delta_rs.history(ref.location, limit)
+    return [_normalise_commit(entry) for entry in raw]
+
+
+def register_views(spark: SparkSession) -> list[str]:
+    """Register every configured table that exists as a temporary view of its name (a snapshot of now).
+
+    Returns:
+        The names registered.
+    """
+    registered = []
+    for name in sorted(bound_settings(spark).tables):
+        if table_exists(spark, name):
+            read_table(spark, name).createOrReplaceTempView(name)
+            registered.append(name)
+    logger.info("registered views: %s", ", ".join(registered) or "none")
+    return registered
+
+
+def _existing_layout(spark: SparkSession, ref: TableRef, engine: str) -> tuple[T.StructType, tuple[str, ...]]:
+    if engine == "spark":
+        return native.layout(spark, ref.location, ref.catalog_name)
+    table = delta_rs.open_table(ref.location)
+    return delta_rs.table_schema(table), tuple(table.metadata().partition_columns)
+
+
+def _partition_columns(
+    ref: TableRef, frame: DataFrame, asked: Sequence[str] | None, existing: Sequence[str], exists: bool
+) -> tuple[str, ...]:
+    wanted = tuple(asked) if asked is not None else ref.partition_by
+    if exists:
+        if asked is not None and tuple(asked) != tuple(existing):
+            raise LakeError(
+                f"table {ref.name} is partitioned by {list(existing) or 'nothing'}, not {list(asked)}; drop "
+                "partition_by or rebuild the table"
+            )
+        return tuple(existing)
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise LakeError(f"table {ref.name}: partition column(s) {missing} are not in the data ({frame.columns})")
+    return wanted
+
+
+def _as_list(values: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None) -> list[Mapping[str, Any]] | None:
+    if values is None:
+        return None
+    return [values] if isinstance(values, Mapping) else list(values)
+
+
+def _check_unique_keys(frame: DataFrame, name: str, keys: Sequence[str]) -> None:
+    duplicated = frame.groupBy(*keys).count().where("count > 1").limit(3).collect()
+    if duplicated:
+        examples = ", ".join(str({k: row[k] for k in keys}) for row in duplicated)
+        raise LakeError(
+            f"merge into table {name}: the data holds several rows for the same key ({examples}); "
+            "deduplicate it on the merge keys first"
+        )
+
+
+def _commit_info(name: str, mode: str) -> dict[str, Any]:
+    context = current_context()
+    info = {f"customer_ml.{k}": str(v) for k, v in context.items()}
+    info.update({"customer_ml.table": name, "customer_ml.mode": mode})
+    return {**info, "userMetadata": json.dumps(info, sort_keys=True)}
+
+
+def _normalise_commit(entry: Mapping[str, Any]) -> dict[str, Any]:
+    ours = {k: v for k, v in entry.items() if str(k).startswith("customer_ml.")}
+    if not ours and entry.get("userMetadata"):
+        try:
+            ours = json.loads(entry["userMetadata"])
+        except (TypeError, ValueError):
+            ours = {}
+    timestamp = entry.get("timestamp")
+    if isinstance(timestamp, int | float):
+        timestamp = dt.datetime.fromtimestamp(timestamp / 1000, tz=dt.timezone.utc)
+    return {
+        "version": entry.get("version"),
+        "timestamp": timestamp,
+        "operation": entry.get("operation"),
+        "operation_parameters": entry.get("operationParameters") or {},
+        "job": ours.get("customer_ml.job"),
+        "stage": ours.get("customer_ml.stage"),
+        "run_id": ours.get("customer_ml.run_id"),
+        "mode": ours.get("customer_ml.mode"),
+    }
