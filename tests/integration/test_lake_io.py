@@ -173,3 +173,25 @@ def test_column_mapping_table_is_refused_not_misread(spark: SparkSession, lake_s
     log.write_text("\n".join(json.dumps(a) for a in actions) + "\n")
     with pytest.raises(UnsupportedTableError, match=r"column mapping mode 'name'.*lake.engine: spark"):
         lake.read_table(spark, "t")
+
+
+def test_file_statistics_are_exact_and_skip_unsafe_types(spark: SparkSession, lake_settings: Settings) -> None:
+    lake.write_table(spark.createDataFrame(ROWS, ALL_TYPES).coalesce(1), "t", mode="overwrite")
+    log = Path(lake.table_path(spark, "t"), "_delta_log", "00000000000000000000.json")
+    adds = [json.loads(line)["add"] for line in log.read_text().splitlines() if '"add"' in line]
+    assert len(adds) == 1
+    stats = json.loads(adds[0]["stats"])
+    assert stats["numRecords"] == 3
+    assert stats["minValues"] == {"id": 1, "name": "Ada", "opened": "1999-12-31", "count": -3}
+    assert stats["maxValues"] == {"id": 3, "name": "Zoë 'q'", "opened": "2020-01-31", "count": 7}
+    assert stats["nullCount"] == {
+        "id": 0,
+        "name": 1,
+        "balance": 1,
+        "opened": 1,
+        "seen_at": 1,
+        "active": 1,
+        "score": 1,
+        "nothing": 3,
+        "count": 1,
+    }

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -32,6 +32,9 @@ from pyspark.sql import types as T
 from customer_ml.errors import CommitConflictError, LakeError, UnsupportedTableError
 from customer_ml.lake import arrow_sink
 from customer_ml.lake.schema import spark_schema_from_delta_json
+
+if TYPE_CHECKING:
+    from customer_ml.lake.tables import WritePlan
 
 logger = logging.getLogger(__name__)
 
@@ -88,70 +91,46 @@ def read(spark: SparkSession, table: DeltaTable, name: str) -> DataFrame:
     return frame
 
 
-def write(
-    frame: DataFrame,
-    location: str,
-    *,
-    name: str,
-    mode: str,
-    schema: T.StructType,
-    partition_by: Sequence[str],
-    partition_values: Sequence[Mapping[str, Any]] | None,
-    commit_info: Mapping[str, Any],
-    target_file_rows: int,
-    create: bool,
-) -> int:
-    """Write `frame` (already conformed to `schema`) as one Delta commit; returns the new table version.
-
-    Args:
-        frame: the rows, with exactly the columns of `schema`.
-        location: the table's path or URI.
-        name: the table's name, for messages.
-        mode: append, overwrite or overwrite_partitions.
-        schema: the table schema after this write.
-        partition_by: the table's partition columns.
-        partition_values: for overwrite_partitions, the partitions to replace; None replaces those written.
-        commit_info: custom metadata recorded in the commit.
-        target_file_rows: rows per data file.
-        create: the table does not exist yet.
-    """
+def write(frame: DataFrame, plan: WritePlan, *, target_file_rows: int) -> int:
+    """Write `frame` (already conformed to `plan.schema`) as one Delta commit; returns the new table version."""
+    location = plan.location.rstrip("/")
     write_id = uuid.uuid4().hex[:12]
-    manifest = f"{location.rstrip('/')}/_customer_ml_staging/{write_id}.json"
+    manifest = f"{location}/_customer_ml_staging/{write_id}.json"
     allowed = None
-    if mode == "overwrite_partitions" and partition_values is not None:
-        allowed = [[arrow_sink._partition_string(v.get(c)) for c in partition_by] for v in partition_values]
-    arrow_sink_options = {
-        "root": location.rstrip("/"),
+    if plan.mode == "overwrite_partitions" and plan.partition_values is not None:
+        allowed = [[arrow_sink._partition_string(v.get(c)) for c in plan.partition_by] for v in plan.partition_values]
+    sink_options = {
+        "root": location,
         "write_id": write_id,
         "manifest": manifest,
-        "partition_by": json.dumps(list(partition_by)),
+        "partition_by": json.dumps(list(plan.partition_by)),
         "allowed_partitions": json.dumps(allowed),
         "target_file_rows": str(target_file_rows),
     }
     _register_sink(frame.sparkSession)
     try:
-        frame.write.format(arrow_sink.FORMAT_NAME).mode("append").options(**arrow_sink_options).save()
+        frame.write.format(arrow_sink.FORMAT_NAME).mode("append").options(**sink_options).save()
     except Exception as error:
         _delete_orphans(location, write_id)
         if arrow_sink.PartitionOutsideTargetError.__name__ in str(error):
             raise LakeError(
-                f"overwrite_partitions of table {name}: the data holds rows outside partition_values "
-                f"{list(partition_values or [])}; filter the data or widen partition_values"
+                f"overwrite_partitions of table {plan.name}: the data holds rows outside partition_values "
+                f"{plan.partition_values}; filter the data or widen partition_values"
             ) from None
         raise
     adds = _read_manifest(manifest)
     try:
-        version = _commit(location, name, mode, schema, partition_by, partition_values, adds, commit_info, create)
+        version = _commit(plan, adds)
     except BaseException:
         _delete_files(location, adds)
         raise
     finally:
         _remove(manifest)
-    logger.info("%s: committed version %d (%s, %d files)", name, version, mode, len(adds))
+    logger.info("%s: committed version %d (%s, %d files)", plan.name, version, plan.mode, len(adds))
     return version
 
 
-def merge(frame: DataFrame, location: str, *, name: str, keys: Sequence[str], commit_info: Mapping[str, Any]) -> int:
+def merge(frame: DataFrame, plan: WritePlan, *, keys: Sequence[str]) -> int:
     """Upsert `frame` into the table by `keys`: matching rows are updated, new keys inserted.
 
     delta-rs merges an Arrow source in the driver: the source is collected through the driver (it must fit in
@@ -160,7 +139,7 @@ def merge(frame: DataFrame, location: str, *, name: str, keys: Sequence[str], co
     """
     source = frame.toArrow()
     predicate = " AND ".join(f"target.`{k}` = source.`{k}`" for k in keys)
-    table = DeltaTable(location)
+    table = DeltaTable(plan.location)
     try:
         result = (
             table.merge(
@@ -168,16 +147,16 @@ def merge(frame: DataFrame, location: str, *, name: str, keys: Sequence[str], co
                 predicate=predicate,
                 source_alias="source",
                 target_alias="target",
-                commit_properties=CommitProperties(custom_metadata=dict(commit_info)),
+                commit_properties=CommitProperties(custom_metadata=plan.commit_info),
             )
             .when_matched_update_all()
             .when_not_matched_insert_all()
             .execute()
         )
     except CommitFailedError as error:
-        raise CommitConflictError(f"merge into table {name} lost a race with another writer: {error}") from None
+        raise CommitConflictError(f"merge into table {plan.name} lost a race with another writer: {error}") from None
     version = table.version()
-    logger.info("%s: merged into version %d (%s)", name, version, result)
+    logger.info("%s: merged into version %d (%s)", plan.name, version, result)
     return version
 
 
@@ -185,36 +164,31 @@ def history(location: str, limit: int | None = None) -> list[dict[str, Any]]:
     return DeltaTable(location).history(limit)
 
 
-def _commit(
-    location: str,
-    name: str,
-    mode: str,
-    schema: T.StructType,
-    partition_by: Sequence[str],
-    partition_values: Sequence[Mapping[str, Any]] | None,
-    adds: list[dict[str, Any]],
-    commit_info: Mapping[str, Any],
-    create: bool,
-) -> int:
+def _commit(plan: WritePlan, adds: list[dict[str, Any]]) -> int:
     """Commit the written files. One commit, except when an append adds columns (see `_add_columns`)."""
     actions: list[AddAction | RemoveAction] = [
         AddAction(a["path"], a["size"], a["partition_values"], a["modification_time"], True, a["stats"]) for a in adds
     ]
-    delta_schema = DeltaSchema.from_json(schema.json())
-    properties = CommitProperties(custom_metadata=dict(commit_info))
-    partitions = list(partition_by) or None
+    delta_schema = DeltaSchema.from_json(plan.schema.json())
+    properties = CommitProperties(custom_metadata=plan.commit_info)
+    partitions = list(plan.partition_by) or None
     try:
-        if create:
+        if plan.create:
             create_table_with_add_actions(
-                location, delta_schema, actions, mode="error", partition_by=partitions, commit_properties=properties
+                plan.location,
+                delta_schema,
+                actions,
+                mode="error",
+                partition_by=partitions,
+                commit_properties=properties,
             )
             return 0
-        table = DeltaTable(location)
+        table = DeltaTable(plan.location)
         current = table_schema(table)
-        if mode == "overwrite" and current != schema:
+        if plan.mode == "overwrite" and current != plan.schema:
             metadata = table.metadata()  # a new schema: replace rows and schema in one commit, keep the properties
             create_table_with_add_actions(
-                location,
+                plan.location,
                 delta_schema,
                 actions,
                 mode="overwrite",
@@ -225,13 +199,14 @@ def _commit(
                 commit_properties=properties,
             )
         else:
-            if current != schema:
-                _add_columns(table, current, schema, commit_info)
-            if mode == "overwrite_partitions":
-                actions += _removes(table, partition_by, _target_partitions(partition_by, adds, partition_values))
+            if current != plan.schema:
+                _add_columns(table, current, plan.schema, plan.commit_info)
+            if plan.mode == "overwrite_partitions":
+                targets = _target_partitions(plan.partition_by, adds, plan.partition_values)
+                actions += _removes(table, plan.partition_by, targets)
             table.create_write_transaction(
                 actions,
-                "overwrite" if mode == "overwrite" else "append",
+                "overwrite" if plan.mode == "overwrite" else "append",
                 delta_schema,
                 partition_by=partitions,
                 commit_properties=properties,
@@ -240,14 +215,16 @@ def _commit(
         return table.version()
     except CommitFailedError as error:
         raise CommitConflictError(
-            f"{mode} of table {name} conflicts with a concurrent commit ({error}); nothing was written, rerun the job"
+            f"{plan.mode} of table {plan.name} conflicts with a concurrent commit ({error}); "
+            "nothing was written, rerun the job"
         ) from None
     except DeltaError as error:
-        if "already exists" in str(error).lower() and create:
+        if "already exists" in str(error).lower() and plan.create:
             raise CommitConflictError(
-                f"table {name} was created by another writer while this write ran; nothing was written, rerun the job"
+                f"table {plan.name} was created by another writer while this write ran; "
+                "nothing was written, rerun the job"
             ) from None
-        raise LakeError(f"commit to table {name} failed: {error}") from None
+        raise LakeError(f"commit to table {plan.name} failed: {error}") from None
 
 
 def _add_columns(

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
+
+if TYPE_CHECKING:
+    from customer_ml.lake.tables import WritePlan
 
 
 def _delta_table(spark: SparkSession, location: str | None, catalog_name: str | None) -> Any:
@@ -54,55 +57,38 @@ def layout(spark: SparkSession, location: str | None, catalog_name: str | None) 
     return schema, tuple(detail["partitionColumns"])
 
 
-def write(
-    frame: DataFrame,
-    location: str | None,
-    catalog_name: str | None,
-    *,
-    mode: str,
-    partition_by: Sequence[str],
-    partition_values: Sequence[Mapping[str, Any]] | None,
-    schema_mode: str | None,
-    commit_info: Mapping[str, Any],
-) -> int:
-    writer = frame.write.format("delta").option("userMetadata", commit_info["userMetadata"])
-    if schema_mode == "merge":
+def write(frame: DataFrame, plan: WritePlan) -> int:
+    writer = frame.write.format("delta").option("userMetadata", plan.commit_info["userMetadata"])
+    if plan.schema_mode == "merge":
         writer = writer.option("mergeSchema", "true")
-    if schema_mode == "overwrite":
+    if plan.schema_mode == "overwrite":
         writer = writer.option("overwriteSchema", "true")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    if mode == "overwrite_partitions":
+    if plan.partition_by:
+        writer = writer.partitionBy(*plan.partition_by)
+    if plan.mode == "overwrite_partitions":
         writer = writer.mode("overwrite")
-        if partition_values:
-            writer = writer.option("replaceWhere", _predicate(partition_by, partition_values))
+        if plan.partition_values:
+            writer = writer.option("replaceWhere", _predicate(plan.partition_by, plan.partition_values))
         else:
             writer = writer.option("partitionOverwriteMode", "dynamic")
     else:
-        writer = writer.mode(mode)
-    if catalog_name:
-        writer.saveAsTable(catalog_name)
+        writer = writer.mode(plan.mode)
+    if plan.catalog_name:
+        writer.saveAsTable(plan.catalog_name)
     else:
-        writer.save(location)
-    return _latest_version(frame.sparkSession, location, catalog_name)
+        writer.save(plan.location)
+    return _latest_version(frame.sparkSession, plan.location, plan.catalog_name)
 
 
-def merge(
-    spark: SparkSession,
-    frame: DataFrame,
-    location: str | None,
-    catalog_name: str | None,
-    *,
-    keys: Sequence[str],
-    commit_info: Mapping[str, Any],
-) -> int:
+def merge(frame: DataFrame, plan: WritePlan, *, keys: Sequence[str]) -> int:
+    spark = frame.sparkSession
     condition = " AND ".join(f"target.`{k}` = source.`{k}`" for k in keys)
     key = "spark.databricks.delta.commitInfo.userMetadata"
     previous = spark.conf.get(key, None)
-    spark.conf.set(key, commit_info["userMetadata"])
+    spark.conf.set(key, plan.commit_info["userMetadata"])
     try:
         (
-            _delta_table(spark, location, catalog_name)
+            _delta_table(spark, plan.location, plan.catalog_name)
             .alias("target")
             .merge(frame.alias("source"), condition)
             .whenMatchedUpdateAll()
@@ -114,7 +100,7 @@ def merge(
             spark.conf.unset(key)
         else:
             spark.conf.set(key, previous)
-    return _latest_version(spark, location, catalog_name)
+    return _latest_version(spark, plan.location, plan.catalog_name)
 
 
 def history(spark: SparkSession, location: str | None, catalog_name: str | None, limit: int | None) -> list[dict]:

@@ -29,6 +29,22 @@ WRITE_MODES = ("append", "overwrite", "overwrite_partitions", "merge")
 
 
 @dataclass(frozen=True)
+class WritePlan:
+    """One write, decided: where, how, and the table's schema and partitioning after it."""
+
+    name: str
+    location: str | None
+    catalog_name: str | None
+    mode: str
+    schema: T.StructType
+    partition_by: tuple[str, ...]
+    partition_values: list[Mapping[str, Any]] | None
+    schema_mode: str | None
+    commit_info: dict[str, Any]
+    create: bool
+
+
+@dataclass(frozen=True)
 class TableRef:
     """Where a configured table lives: a path/URI, or a catalog name (native engine only)."""
 
@@ -152,36 +168,25 @@ def write_table(
     )
     target = T.StructType([T.StructField(f.name, f.dataType, True, f.metadata) for f in target.fields])
     rows = frame.selectExpr(*conform(frame.columns, target))
-    info = _commit_info(name, mode)
-    if mode == "merge" and exists:
-        _check_unique_keys(rows, name, merge_keys)
-        if engine == "spark":
-            return native.merge(spark, rows, ref.location, ref.catalog_name, keys=merge_keys, commit_info=info)
-        return delta_rs.merge(rows, ref.location, name=name, keys=merge_keys, commit_info=info)
-    effective_mode = "append" if mode == "merge" else mode
-    if engine == "spark":
-        return native.write(
-            rows,
-            ref.location,
-            ref.catalog_name,
-            mode=effective_mode,
-            partition_by=partition_columns,
-            partition_values=values,
-            schema_mode=schema_mode,
-            commit_info=info,
-        )
-    return delta_rs.write(
-        rows,
-        ref.location,
+    plan = WritePlan(
         name=name,
-        mode=effective_mode,
+        location=ref.location,
+        catalog_name=ref.catalog_name,
+        mode="append" if mode == "merge" else mode,  # a merge into a new table creates it
         schema=target,
         partition_by=partition_columns,
         partition_values=values,
-        commit_info=info,
-        target_file_rows=bound_settings(spark).lake.target_file_rows,
+        schema_mode=schema_mode,
+        commit_info=_commit_info(name, mode),
         create=not exists,
     )
+    if mode == "merge" and exists:
+        _check_unique_keys(rows, name, merge_keys)
+        engine_merge = native.merge if engine == "spark" else delta_rs.merge
+        return engine_merge(rows, plan, keys=merge_keys)
+    if engine == "spark":
+        return native.write(rows, plan)
+    return delta_rs.write(rows, plan, target_file_rows=bound_settings(spark).lake.target_file_rows)
 
 
 def history(spark: SparkSession, name: str, limit: int | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,40 @@
+"""Pure pieces of the lake: schema enforcement and the native engine's partition predicate."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import types as T
+
+from customer_ml.errors import SchemaMismatchError
+from customer_ml.lake.native import _predicate
+from customer_ml.lake.schema import conform, enforce_schema
+
+TABLE = T.StructType([T.StructField("id", T.LongType()), T.StructField("name", T.StringType())])
+
+
+def test_native_replace_where_predicate_quotes_and_handles_null() -> None:
+    assert _predicate(["d"], [{"d": "2024-01-31"}]) == "(`d` = '2024-01-31')"
+    assert _predicate(["d", "r"], [{"d": "x'y", "r": None}, {"d": "z", "r": "n"}]) == (
+        "(`d` = 'x''y' AND `r` IS NULL) OR (`d` = 'z' AND `r` = 'n')"
+    )
+
+
+def test_enforce_schema_accepts_same_columns_any_order_and_nullability() -> None:
+    frame = T.StructType([T.StructField("name", T.StringType(), False), T.StructField("ID", T.LongType(), False)])
+    assert enforce_schema("t", TABLE, frame, None) == TABLE
+
+
+def test_enforce_schema_merge_appends_new_nullable_columns() -> None:
+    frame = T.StructType([*TABLE.fields, T.StructField("score", T.DoubleType(), False)])
+    merged = enforce_schema("t", TABLE, frame, "merge")
+    assert merged.fieldNames() == ["id", "name", "score"]
+    assert merged["score"].nullable is True
+
+
+def test_enforce_schema_rejects_unknown_mode() -> None:
+    with pytest.raises(SchemaMismatchError, match=r"schema_mode must be one of"):
+        enforce_schema("t", TABLE, TABLE, "append")
+
+
+def test_conform_orders_columns_and_fills_missing_with_typed_nulls() -> None:
+    assert conform(["name"], TABLE) == ["CAST(NULL AS bigint) AS `id`", "`name` AS `name`"]
