@@ -38,3 +38,20 @@ def test_enforce_schema_rejects_unknown_mode() -> None:
 
 def test_conform_orders_columns_and_fills_missing_with_typed_nulls() -> None:
     assert conform(["name"], TABLE) == ["CAST(NULL AS bigint) AS `id`", "`name` AS `name`"]
+
+
+def test_dictionary_encoding_only_for_repetitive_columns() -> None:
+    import pyarrow as pa
+
+    from customer_ml.lake.arrow_sink import _dictionary_columns
+
+    table = pa.table(
+        {
+            "id": list(range(100)),
+            "amount": [i / 3 for i in range(100)],
+            "segment": ["a", "b", None, "c"] * 25,
+            "tenure": [i % 20 for i in range(100)],
+            "active": [True, False] * 50,
+        }
+    )
+    assert _dictionary_columns(table) == ["segment", "tenure"]

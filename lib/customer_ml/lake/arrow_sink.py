@@ -29,6 +29,7 @@ FORMAT_NAME = "customer_ml_delta_rs"
 ROW_GROUP_ROWS = 131_072
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 _MAX_STAT_STRING = 32
+_DICTIONARY_SHARE = 0.2
 
 
 class PartitionOutsideTargetError(ValueError):
@@ -169,6 +170,7 @@ class _ParquetFile:
                 compression="snappy",
                 write_statistics=True,
                 data_page_version="1.0",
+                use_dictionary=_dictionary_columns(table),
             )
         self.writer.write_table(table, row_group_size=max(table.num_rows, 1))
         self.stats.update(table)
@@ -241,6 +243,23 @@ class _Stats:
             "maxValues": {n: _json_value(self.high[n]) for n in keep},
             "nullCount": self.nulls,
         }
+
+
+def _dictionary_columns(table: pa.Table) -> list[str]:
+    """Columns worth dictionary encoding, judged on a file's first row group: few distinct values.
+
+    Dictionary pages on near-unique columns (ids, amounts) overflow the dictionary and fall back to plain pages
+    mid-chunk, which Spark's vectorized reader scans ~1.5x slower; parquet-mr avoids that by dropping the
+    dictionary, and so do we.
+    """
+    chosen = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_boolean(column.type) or pa.types.is_nested(column.type):
+            continue
+        distinct = pc.count_distinct(column, mode="only_valid").as_py()
+        if distinct <= _DICTIONARY_SHARE * max(len(column), 1):
+            chosen.append(name)
+    return chosen
 
 
 def _split(batch: pa.RecordBatch, partition_by: list[str]) -> Iterator[tuple[tuple, pa.Table]]:
