@@ -15,8 +15,10 @@ $(STAMP): setup.py pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The whole chain on the embedded default; each later stage joins it as it lands.
 demo: install
 	$(BIN)/customer-ml info
+	$(BIN)/customer-ml generate --rows 100000
 
 test: install
 	$(BIN)/python -m pytest
@@ -37,6 +39,7 @@ wheel: install
 
 bench: install
 	$(BIN)/python bench/bench_lake.py
+	$(BIN)/python bench/bench_generate.py
 
 clean:
 	rm -rf $(VENV) build dist lib/*.egg-info work .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log

@@ -44,6 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", parents=[common], help="versions, environment, Spark, lake and MLflow locations")
     info.set_defaults(handler=_info)
 
+    generate = commands.add_parser(
+        "generate", parents=[common], help="write a synthetic customer base (and its truth table) to the lake"
+    )
+    generate.add_argument("--rows", type=int, default=None, help="customers to generate (default synthetic.rows)")
+    generate.add_argument("--seed", type=int, default=None, help="seed (default synthetic.seed)")
+    generate.add_argument("--drift", type=float, default=0.0, help="0..1: shift segment mix and drifted columns")
+    generate.add_argument("--partitions", type=int, default=None, help="partitions of the generated data")
+    generate.set_defaults(handler=_generate)
+
+    ingest = commands.add_parser("ingest", parents=[common], help="read ingest.sources, join them, write the table")
+    ingest.set_defaults(handler=_ingest)
+
     config = commands.add_parser("config", parents=[common], help="inspect the merged configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     show = config_commands.add_parser("show", parents=[common], help="print the merged configuration, secrets masked")
@@ -92,6 +104,39 @@ def _info(args: argparse.Namespace, settings: Settings) -> int:
     ]
     width = max(len(name) for name, _ in rows)
     sys.stdout.write("".join(f"{name:<{width}}  {value}\n" for name, value in rows))
+    return 0
+
+
+def _generate(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml.data import generate
+    from customer_ml.session import get_spark
+
+    if not 0.0 <= args.drift <= 1.0:
+        raise CustomerMLError(f"--drift must be between 0 and 1, got {args.drift}")
+    if args.rows is not None and args.rows < 1:
+        raise CustomerMLError(f"--rows must be at least 1, got {args.rows}")
+    result = generate.run(
+        get_spark(settings), settings, rows=args.rows, seed=args.seed, drift=args.drift, partitions=args.partitions
+    )
+    sys.stdout.write(
+        f"generated {result.rows:,} customers into {settings.synthetic.table} (version {result.customers_version}) "
+        f"in {result.seconds:.1f} s; positive rate {result.positive_rate:.4f}, "
+        f"Bayes-optimal ROC AUC {result.bayes_auc:.4f}\n"
+    )
+    return 0
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml.data import ingest
+    from customer_ml.session import get_spark
+
+    report = ingest.run(get_spark(settings), settings)
+    sys.stdout.write(f"ingested {report.rows_written:,} rows into {report.table} (version {report.version})\n")
+    for name, rows in report.source_rows.items():
+        sys.stdout.write(f"  source {name}: {rows:,} rows from {report.source_paths[name]}\n")
+    for name, rows in report.unmatched_rows.items():
+        if rows:
+            sys.stdout.write(f"  unmatched in join: {name}: {rows:,} rows\n")
     return 0
 
 

@@ -193,7 +193,8 @@ def _describe(error: ValidationError, origins: Mapping[str, str]) -> str:
         source = _origin(key, origins)
         got = problem.get("input")
         expected = problem["msg"][0].lower() + problem["msg"][1:]
-        lines.append(f"{source}: {key}: {expected} (got {got!r})")
+        shown = "" if isinstance(got, dict | list) or len(repr(got)) > 80 else f" (got {got!r})"
+        lines.append(f"{source}: {key}: {expected}{shown}")
     return "\n".join(lines)
 
 
@@ -202,9 +203,10 @@ def _origin(key: str, origins: Mapping[str, str]) -> str:
     while probe:
         if probe in origins:
             return origins[probe]
-        children = [p for p in origins if p.startswith(probe + ".")]
-        if children:
-            return origins[sorted(children)[0]]
+        children = sorted(p for p in origins if p.startswith(probe + "."))
+        if children:  # a section-level error: an override under it is the likeliest cause, else its first file
+            overrides = [origins[p] for p in children if origins[p].startswith("--set")]
+            return overrides[-1] if overrides else origins[children[0]]
         probe = probe.rsplit(".", 1)[0] if "." in probe else ""
     return "configuration defaults"
 

@@ -33,3 +33,7 @@ class UnsupportedTableError(LakeError):
 
 class CommitConflictError(LakeError):
     """Another writer committed first and the two commits cannot both stand."""
+
+
+class SourceError(CustomerMLError):
+    """An ingest source is missing, unreadable, or does not fit its description in conf."""

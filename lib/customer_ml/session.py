@@ -185,7 +185,12 @@ def _local_session(settings: Settings) -> SparkSession:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     work_dir = settings.work_dir
     work_dir.mkdir(parents=True, exist_ok=True)
-    java_options = f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()} -Dderby.system.home={work_dir / 'derby'}"
+    # -XX:-DontCompileHugeMethods: wide projections (generator, feature pipelines) make whole-stage methods over
+    # HotSpot's 8,000-bytecode JIT limit, which then run interpreted, several times slower.
+    java_options = (
+        f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()} -Dderby.system.home={work_dir / 'derby'} "
+        "-XX:-DontCompileHugeMethods"
+    )
     builder = (
         SparkSession.builder.master(settings.spark.master)
         .appName(settings.spark.app_name)

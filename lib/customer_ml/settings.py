@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Section(BaseModel):
@@ -57,6 +57,145 @@ class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class SegmentSpec(_Section):
+    weight: float = Field(gt=0)
+    factors: dict[str, float] = Field(default_factory=dict)
+
+
+class ColumnSpec(_Section):
+    """One synthetic column; which keys apply depends on `kind` (see conf/base/synthetic.yml)."""
+
+    kind: Literal["normal", "lognormal", "categorical", "binary", "expression"]
+    mean: float | None = None
+    sd: float | None = Field(default=None, gt=0)
+    median: float | None = Field(default=None, gt=0)
+    sigma: float | None = Field(default=None, gt=0)
+    p: float | None = Field(default=None, gt=0, lt=1)
+    values: dict[str, float] | None = None
+    sql: str | None = None
+    min: float | None = None
+    max: float | None = None
+    integer: bool = False
+    round: float | None = Field(default=None, gt=0)
+    zero_share: float = Field(default=0.0, ge=0, lt=1)
+    missing: float = Field(default=0.0, ge=0, lt=1)
+    loadings: dict[str, float] = Field(default_factory=dict)
+    by_segment: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _parameters_for_kind(self) -> ColumnSpec:
+        needed = {
+            "normal": ("mean", "sd"),
+            "lognormal": ("median", "sigma"),
+            "categorical": ("values",),
+            "binary": ("p",),
+            "expression": ("sql",),
+        }[self.kind]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"kind {self.kind} needs {', '.join(missing)}")
+        if sum(v * v for v in self.loadings.values()) >= 1 and self.kind in ("normal", "lognormal"):
+            raise ValueError("the squares of loadings must sum to less than 1 (they share the column's variance)")
+        return self
+
+
+class LabelSpec(_Section):
+    name: str = "is_affluent"
+    positive_rate: float = Field(default=0.12, gt=0, lt=1)
+    terms: dict[str, float] = Field(default_factory=dict)
+
+
+class FaultSpec(_Section):
+    rate: float = Field(ge=0, le=0.5)
+    columns: list[str] = Field(default_factory=list)
+    column: str | None = None
+    values: list[float] = Field(default_factory=list)
+    value: str | None = None
+    factor: float | None = None
+
+
+class DriftColumn(_Section):
+    scale: float = 1.0
+    add: float = 0.0
+
+
+class DriftSpec(_Section):
+    segment_weights: dict[str, float] = Field(default_factory=dict)
+    columns: dict[str, DriftColumn] = Field(default_factory=dict)
+
+
+FaultName = Literal[
+    "null_required", "negative_balance", "impossible_age", "duplicate_id", "unknown_category", "outlier"
+]
+
+
+class SyntheticSettings(_Section):
+    """The synthetic customer base: schema, distributions, planted segments, label model, faults, drift."""
+
+    table: str = "customers"
+    truth_table: str = "customers_truth"
+    rows: int = Field(default=100_000, ge=1)
+    seed: int = 42
+    partitions: int | None = Field(default=None, ge=1)
+    id_column: str = "customer_id"
+    id_format: str = "C%09d"
+    factors: list[str] = Field(default_factory=list)
+    segments: dict[str, SegmentSpec] = Field(default_factory=dict)
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    label: LabelSpec = Field(default_factory=LabelSpec)
+    faults: dict[FaultName, FaultSpec] = Field(default_factory=dict)
+    drift: DriftSpec = Field(default_factory=DriftSpec)
+
+    @model_validator(mode="after")
+    def _names_are_known(self) -> SyntheticSettings:
+        problems = []
+        for name, segment in self.segments.items():
+            problems += [
+                f"segments.{name}.factors.{f}: unknown factor" for f in segment.factors if f not in self.factors
+            ]
+        for name, column in self.columns.items():
+            problems += [
+                f"columns.{name}.loadings.{f}: unknown factor" for f in column.loadings if f not in self.factors
+            ]
+            problems += [
+                f"columns.{name}.by_segment.{s}: unknown segment" for s in column.by_segment if s not in self.segments
+            ]
+        for name, fault in self.faults.items():
+            problems += [
+                f"faults.{name}: unknown column {c}"
+                for c in [*fault.columns, *filter(None, [fault.column])]
+                if c not in self.columns
+            ]
+        problems += [
+            f"drift.segment_weights.{s}: unknown segment" for s in self.drift.segment_weights if s not in self.segments
+        ]
+        problems += [f"drift.columns.{c}: unknown column" for c in self.drift.columns if c not in self.columns]
+        if problems:
+            raise ValueError("; ".join(problems) + f" (factors: {self.factors}, segments: {list(self.segments)})")
+        return self
+
+
+class SourceSpec(_Section):
+    """One ingest source: where and how to read it, then column renames and casts."""
+
+    format: Literal["csv", "parquet", "delta", "json"]
+    path: str
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    rename: dict[str, str] = Field(default_factory=dict)
+    casts: dict[str, str] = Field(default_factory=dict)
+    columns: list[str] | None = None
+
+
+class IngestSettings(_Section):
+    """`customer-ml ingest`: sources joined on `key` (the first source is the base) into `table`."""
+
+    table: str = "customers"
+    key: str = "customer_id"
+    mode: Literal["overwrite", "merge"] = "overwrite"
+    join: Literal["inner", "left", "full"] = "left"
+    sources: dict[str, SourceSpec] = Field(default_factory=dict)
+
+
 class Settings(_Section):
     """The whole configuration. `env` and `conf_dir` are filled by the loader, not by YAML."""
 
@@ -68,6 +207,8 @@ class Settings(_Section):
     tables: dict[str, TableSettings] = Field(default_factory=dict)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @property
     def work_dir(self) -> Path:

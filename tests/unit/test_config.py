@@ -143,3 +143,17 @@ def test_shipped_configuration_loads_for_every_env(env: str, monkeypatch: pytest
     assert settings.env == env
     assert "customers" in settings.tables
     assert (settings.spark.master is None) == (env != "local")
+
+
+def test_synthetic_spec_names_unknown_factors_and_missing_parameters() -> None:
+    with pytest.raises(ConfigError, match=r"synthetic: .*columns.age.loadings.nope: unknown factor"):
+        load_settings("local", conf_dir=REPO / "conf", overrides=["synthetic.columns.age.loadings.nope=0.1"])
+    with pytest.raises(ConfigError, match=r"synthetic.columns.extra: .*kind normal needs sd"):
+        load_settings("local", conf_dir=REPO / "conf", overrides=["synthetic.columns.extra={kind: normal, mean: 1}"])
+    with pytest.raises(ConfigError, match=r"loadings must sum to less than 1"):
+        load_settings("local", conf_dir=REPO / "conf", overrides=["synthetic.columns.age.loadings.spending=0.95"])
+    with pytest.raises(
+        ConfigError,
+        match=r"--set synthetic.faults.outlier.columns=\[nope\]: synthetic: .*faults.outlier: unknown column nope",
+    ):
+        load_settings("local", conf_dir=REPO / "conf", overrides=["synthetic.faults.outlier.columns=[nope]"])

@@ -190,7 +190,8 @@ def write_table(
 
 
 def history(spark: SparkSession, name: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """The table's commits, newest first: version, timestamp, operation, and our job / stage / run id / mode."""
+    """The table's commits, newest first: version, timestamp, operation, our job / stage / run id / mode, and
+    `info`, every `customer_ml.*` field the commit recorded (e.g. figures a stage stored with the table)."""
     ref = table_ref(spark, name)
     if not table_exists(spark, name):
         raise TableNotFoundError(f"table '{name}' does not exist at {ref.location or ref.catalog_name}")
@@ -282,4 +283,5 @@ def _normalise_commit(entry: Mapping[str, Any]) -> dict[str, Any]:
         "stage": ours.get("customer_ml.stage"),
         "run_id": ours.get("customer_ml.run_id"),
         "mode": ours.get("customer_ml.mode"),
+        "info": dict(ours),
     }

@@ -1,0 +1,162 @@
+"""The `ingest` stage: read the configured sources, rename and cast, join them on the key, write the table."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from customer_ml import lake
+from customer_ml.errors import SourceError
+from customer_ml.lake.sources import read_source
+from customer_ml.logs import job_context, stage
+from customer_ml.settings import IngestSettings, Settings, SourceSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What the ingest read and what the join did, per source."""
+
+    table: str
+    version: int
+    rows_written: int
+    source_rows: dict[str, int] = field(default_factory=dict)
+    source_paths: dict[str, str] = field(default_factory=dict)
+    unmatched_rows: dict[str, int] = field(default_factory=dict)
+
+
+def run(spark: SparkSession, settings: Settings) -> IngestReport:
+    """Ingest `ingest.sources` into `ingest.table` (mode overwrite or merge on the key)."""
+    spec = settings.ingest
+    if not spec.sources:
+        raise SourceError("ingest.sources is empty; describe at least one source in conf (see conf/base/ingest.yml)")
+    with stage("ingest") as record:
+        prepared = {
+            name: prepare(read_source(spark, name, s.format, s.path, s.options), name, s, spec.key)
+            for name, s in spec.sources.items()
+        }
+        counts = {name: record.count(f"source {name}", frame.count()) for name, frame in prepared.items()}
+        for name, frame in prepared.items():
+            _check_keys(frame, name, spec.key)
+        joined = join_sources(prepared, spec.key, spec.join)  # lazy; checks key types and column clashes first
+        unmatched = _unmatched(prepared, spec)
+        for name, rows in unmatched.items():
+            if rows:
+                logger.warning(
+                    "ingest: %d rows of source %s have no match in the join and are %s",
+                    rows,
+                    name,
+                    "dropped" if spec.join != "full" else "kept with nulls",
+                )
+        paths = {name: s.path for name, s in spec.sources.items()}
+        with job_context(sources=json.dumps(paths), source_rows=json.dumps(counts), unmatched=json.dumps(unmatched)):
+            mode = "merge" if spec.mode == "merge" else "overwrite"
+            version = lake.write_table(
+                joined,
+                spec.table,
+                mode=mode,
+                merge_keys=[spec.key] if mode == "merge" else None,
+                schema_mode="overwrite" if mode == "overwrite" else None,
+            )
+        written = record.count("written", lake.read_table(spark, spec.table, version=version).count())
+    return IngestReport(spec.table, version, written, counts, paths, unmatched)
+
+
+def prepare(frame: DataFrame, name: str, source: SourceSpec, key: str) -> DataFrame:
+    """Rename, select and cast one source's columns; every problem names the source and the column."""
+    missing = [c for c in source.rename if c not in frame.columns]
+    if missing:
+        raise SourceError(f"source '{name}': cannot rename missing column(s) {missing} (columns: {frame.columns})")
+    frame = frame.select(*[F.col(f"`{c}`").alias(source.rename.get(c, c)) for c in frame.columns])
+    if source.columns is not None:
+        absent = [c for c in [key, *source.columns] if c not in frame.columns]
+        if absent:
+            raise SourceError(f"source '{name}': column(s) {absent} not found (columns: {frame.columns})")
+        frame = frame.select(key, *[c for c in source.columns if c != key])
+    if key not in frame.columns:
+        raise SourceError(
+            f"source '{name}' has no key column '{key}' (columns: {frame.columns}); rename its key with "
+            f"ingest.sources.{name}.rename"
+        )
+    unknown = [c for c in source.casts if c not in frame.columns]
+    if unknown:
+        raise SourceError(f"source '{name}': cannot cast missing column(s) {unknown} (columns: {frame.columns})")
+    _check_casts(frame, name, source.casts)
+    return frame.select(
+        *[
+            F.expr(f"try_cast(`{c}` AS {source.casts[c]})").alias(c) if c in source.casts else F.col(f"`{c}`")
+            for c in frame.columns
+        ]
+    )
+
+
+def join_sources(prepared: Mapping[str, DataFrame], key: str, how: str) -> DataFrame:
+    """Join every source onto the first by `key`; a non-key column in two sources is an error."""
+    names = list(prepared)
+    seen: dict[str, str] = {c: names[0] for c in prepared[names[0]].columns if c != key}
+    joined = prepared[names[0]]
+    key_type = dict(joined.dtypes)[key]
+    for name in names[1:]:
+        frame = prepared[name]
+        other_type = dict(frame.dtypes)[key]
+        if other_type != key_type:
+            raise SourceError(
+                f"key '{key}' is {key_type} in source '{names[0]}' but {other_type} in source '{name}'; "
+                f"cast it in one of them (ingest.sources.{name}.casts: {{{key}: {key_type}}})"
+            )
+        clashes = [c for c in frame.columns if c != key and c in seen]
+        if clashes:
+            raise SourceError(
+                f"column(s) {clashes} appear in sources '{seen[clashes[0]]}' and '{name}'; rename one of them"
+            )
+        seen.update({c: name for c in frame.columns if c != key})
+        joined = joined.join(frame, on=key, how=how)
+    return joined
+
+
+def _check_casts(frame: DataFrame, name: str, casts: Mapping[str, str]) -> None:
+    """Fail, naming the column and an example value, when any non-null value does not cast."""
+    if not casts:
+        return
+    fails = {c: F.col(f"`{c}`").isNotNull() & F.expr(f"try_cast(`{c}` AS {t})").isNull() for c, t in casts.items()}
+    counts = frame.select(*[F.sum(f.cast("int")).alias(c) for c, f in fails.items()]).collect()[0].asDict()
+    broken = {c: n for c, n in counts.items() if n}
+    if broken:
+        column = next(iter(broken))
+        example = frame.where(fails[column]).select(f"`{column}`").first()[0]
+        raise SourceError(
+            f"source '{name}': values that cannot be cast {broken} (e.g. {column}={example!r} to {casts[column]}); "
+            f"fix the data or ingest.sources.{name}.casts"
+        )
+
+
+def _check_keys(frame: DataFrame, name: str, key: str) -> None:
+    stats = frame.select(
+        F.count("*").alias("rows"), F.count(key).alias("keyed"), F.countDistinct(key).alias("distinct")
+    ).collect()[0]
+    if stats["keyed"] < stats["rows"]:
+        raise SourceError(f"source '{name}': {stats['rows'] - stats['keyed']} row(s) have no {key}; fix the source")
+    if stats["distinct"] < stats["keyed"]:
+        duplicated = frame.groupBy(key).count().where("count > 1").limit(3).collect()
+        raise SourceError(
+            f"source '{name}': {stats['keyed'] - stats['distinct']} duplicate {key} value(s), e.g. "
+            f"{[row[key] for row in duplicated]}; a join on them would duplicate customers — deduplicate the source"
+        )
+
+
+def _unmatched(prepared: Mapping[str, DataFrame], spec: IngestSettings) -> dict[str, int]:
+    """Per source, the rows whose key has no partner on the other side of its join."""
+    names = list(prepared)
+    base_keys = prepared[names[0]].select(spec.key)
+    result = {}
+    for name in names[1:]:
+        keys = prepared[name].select(spec.key)
+        result[name] = keys.join(base_keys, on=spec.key, how="left_anti").count()
+        result[f"{names[0]} without {name}"] = base_keys.join(keys, on=spec.key, how="left_anti").count()
+    return result
