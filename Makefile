@@ -17,8 +17,8 @@ $(STAMP): setup.py pyproject.toml
 
 # The whole chain on the embedded default; each later stage joins it as it lands.
 demo: install
-	$(BIN)/customer-ml info
 	$(BIN)/customer-ml generate --rows 100000
+	$(BIN)/customer-ml info
 
 test: install
 	$(BIN)/python -m pytest
