@@ -18,6 +18,7 @@ $(STAMP): setup.py pyproject.toml
 # The whole chain on the embedded default; each later stage joins it as it lands.
 demo: install
 	$(BIN)/customer-ml generate --rows 100000
+	$(BIN)/customer-ml validate --table customers
 	$(BIN)/customer-ml info
 
 test: install
@@ -40,6 +41,7 @@ wheel: install
 bench: install
 	$(BIN)/python bench/bench_lake.py
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_validation.py
 
 clean:
 	rm -rf $(VENV) build dist lib/*.egg-info work .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log

@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", parents=[common], help="read ingest.sources, join them, write the table")
     ingest.set_defaults(handler=_ingest)
 
+    validate = commands.add_parser(
+        "validate", parents=[common], help="validate a table (GX): results kept, bad rows quarantined"
+    )
+    validate.add_argument("--table", default="customers", help="a table with a suite in validation.suites")
+    validate.set_defaults(handler=_validate)
+
     config = commands.add_parser("config", parents=[common], help="inspect the merged configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     show = config_commands.add_parser("show", parents=[common], help="print the merged configuration, secrets masked")
@@ -137,6 +143,20 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     for name, rows in report.unmatched_rows.items():
         if rows:
             sys.stdout.write(f"  unmatched in join: {name}: {rows:,} rows\n")
+    return 0
+
+
+def _validate(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml.session import get_spark
+    from customer_ml.validation import stage
+
+    report = stage.run(get_spark(settings), settings, args.table)
+    sys.stdout.write(
+        f"validated {report.table}: {report.input_rows:,} rows -> {report.validated_rows:,} validated, "
+        f"{report.quarantined_rows:,} quarantined; {report.passed} expectations passed, {report.warned} warned, "
+        f"{report.quarantine_failures} quarantine rules hit, {len(report.failed)} failed\n"
+        f"  Data Docs: {report.data_docs}\n"
+    )
     return 0
 
 

@@ -37,3 +37,7 @@ class CommitConflictError(LakeError):
 
 class SourceError(CustomerMLError):
     """An ingest source is missing, unreadable, or does not fit its description in conf."""
+
+
+class ValidationError(CustomerMLError):
+    """Validation could not run (schema, unknown expectation) or an `error`-severity expectation failed."""

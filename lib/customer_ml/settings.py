@@ -112,6 +112,7 @@ class FaultSpec(_Section):
     values: list[float] = Field(default_factory=list)
     value: str | None = None
     factor: float | None = None
+    floor: float | None = None
 
 
 class DriftColumn(_Section):
@@ -196,6 +197,29 @@ class IngestSettings(_Section):
     sources: dict[str, SourceSpec] = Field(default_factory=dict)
 
 
+class ExpectationSpec(_Section):
+    """One GX 1.x expectation by its GX name (e.g. expect_column_values_to_not_be_null) and keyword arguments."""
+
+    expectation: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    severity: Literal["error", "warn", "quarantine"] = "error"
+
+
+class SuiteSpec(_Section):
+    """The validation suite of one table: required columns with their Spark types, then expectations."""
+
+    key: str | None = None
+    schema_: dict[str, str] = Field(default_factory=dict, alias="schema")
+    expectations: list[ExpectationSpec] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ValidationSettings(_Section):
+    results_table: str = "validation_results"
+    suites: dict[str, SuiteSpec] = Field(default_factory=dict)
+
+
 class Settings(_Section):
     """The whole configuration. `env` and `conf_dir` are filled by the loader, not by YAML."""
 
@@ -209,6 +233,7 @@ class Settings(_Section):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
 
     @property
     def work_dir(self) -> Path:

@@ -270,6 +270,6 @@ def _faulty_value(fault: str, rule: FaultSpec, target: str, frame: DataFrame, se
         return F.element_at(F.array(*[F.lit(v) for v in values]), choice + 1).cast(kind)
     if fault == "unknown_category":
         return F.lit(rule.value or "UNKNOWN").cast(kind)
-    if fault == "outlier":
-        return (F.col(target) * (rule.factor or 1000)).cast(kind)
+    if fault == "outlier":  # far out by the factor, and at least `floor`, so no genuine value can look the same
+        return F.greatest(F.col(target) * (rule.factor or 1000), F.lit(rule.floor or 0.0)).cast(kind)
     raise ValueError(f"unknown fault {fault}")

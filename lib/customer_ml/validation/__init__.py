@@ -1,0 +1,1 @@
+"""Validation: suites from conf run with Great Expectations; results kept; bad rows quarantined, none lost."""

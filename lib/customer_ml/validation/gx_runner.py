@@ -1,0 +1,118 @@
+"""Run a suite from conf with Great Expectations 1.x on a Spark DataFrame, and build its Data Docs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame
+
+from customer_ml.errors import ValidationError
+from customer_ml.settings import SuiteSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    expectation: str
+    column: str | None
+    kwargs: str
+    severity: str
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    observed_value: str | None
+
+
+def expectation_class(name: str) -> Any:
+    """The GX expectation class for a snake_case GX name, or a clear error."""
+    import great_expectations as gx
+
+    class_name = "".join(part.capitalize() for part in name.split("_"))
+    found = getattr(gx.expectations, class_name, None)
+    if found is None:
+        raise ValidationError(
+            f"unknown GX expectation '{name}' in conf validation.suites; use a GX 1.x expectation name such as "
+            "expect_column_values_to_not_be_null (see the GX expectation gallery)"
+        )
+    return found
+
+
+def validate(frame: DataFrame, table: str, suite: SuiteSpec, docs_root: Path) -> tuple[list[ExpectationResult], Path]:
+    """Validate `frame` with the suite; returns one result per expectation and the Data Docs index page."""
+    import great_expectations as gx
+
+    expectations = []
+    for index, spec in enumerate(suite.expectations):
+        try:
+            expectations.append(expectation_class(spec.expectation)(**spec.kwargs))
+        except ValidationError:
+            raise
+        except Exception as error:  # GX validates kwargs with pydantic
+            first = str(error).strip().splitlines()[0]
+            raise ValidationError(
+                f"validation.suites.{table}.expectations[{index}] ({spec.expectation}): "
+                f"bad kwargs {spec.kwargs}: {first}"
+            ) from None
+    context = gx.get_context(mode="file", project_root_dir=str(docs_root))
+    suite_name = f"{table}_suite"
+    for name in [s.name for s in context.suites.all() if s.name == suite_name]:
+        context.suites.delete(name)
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
+    for expectation in expectations:
+        gx_suite.add_expectation(expectation)
+    source = _get_or_add(
+        lambda: context.data_sources.get("customer_ml"), lambda: context.data_sources.add_spark("customer_ml")
+    )
+    asset = _get_or_add(lambda: source.get_asset(table), lambda: source.add_dataframe_asset(table))
+    batch = _get_or_add(
+        lambda: asset.get_batch_definition("whole"), lambda: asset.add_batch_definition_whole_dataframe("whole")
+    )
+    definition_name = f"{table}_validation"
+    for existing in [d.name for d in context.validation_definitions.all() if d.name == definition_name]:
+        context.validation_definitions.delete(existing)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=definition_name, data=batch, suite=gx_suite)
+    )
+    outcome = definition.run(batch_parameters={"dataframe": frame})
+    unused = list(suite.expectations)
+    results = []
+    for outcome_result in outcome.results:  # matched by name and column: GX does not promise the suite's order
+        config = outcome_result.expectation_config
+        spec = next(
+            s for s in unused if s.expectation == config.type and s.kwargs.get("column") == config.kwargs.get("column")
+        )
+        unused.remove(spec)
+        results.append(_result(outcome_result, spec.severity))
+    context.build_data_docs()
+    index = next(Path(docs_root).rglob("data_docs/local_site/index.html"))
+    return results, index
+
+
+def _get_or_add(get: Any, add: Any) -> Any:
+    try:
+        return get()
+    except Exception:  # noqa: BLE001 - GX raises several not-found types; adding is the answer to all of them
+        return add()
+
+
+def _result(result: Any, severity: str) -> ExpectationResult:
+    config = result.expectation_config
+    details = result.result or {}
+    observed = details.get("observed_value")
+    return ExpectationResult(
+        expectation=config.type,
+        column=config.kwargs.get("column"),
+        kwargs=json.dumps({k: v for k, v in config.kwargs.items() if k != "batch_id"}, default=str, sort_keys=True),
+        severity=severity,
+        success=bool(result.success),
+        element_count=details.get("element_count"),
+        unexpected_count=details.get("unexpected_count"),
+        unexpected_percent=details.get("unexpected_percent"),
+        observed_value=None if observed is None else json.dumps(observed, default=str),
+    )

@@ -1,0 +1,148 @@
+"""Validation: GX suites from conf, results kept, quarantine split exact, policies, and every early error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from customer_ml import lake
+from customer_ml.data import generate
+from customer_ml.errors import ValidationError
+from customer_ml.session import bind_settings
+from customer_ml.settings import ExpectationSpec, Settings, SuiteSpec, ValidationSettings
+from customer_ml.validation import rules, stage
+from tests.conftest import make_settings
+
+ROWS = [
+    ("a", 30, "north", 10.0),
+    ("b", None, "south", 5.0),  # null age -> quarantine
+    ("c", 150, "east", 1.0),  # impossible age -> quarantine
+    ("d", 40, "??", 2.0),  # unknown region -> quarantine
+    ("e", 50, "west", -3.0),  # negative balance -> quarantine
+    ("f", 60, "north", 1.0),  # duplicate id with the next row -> both quarantined
+    ("f", 61, "north", 2.0),
+    ("g", 70, None, None),  # nulls pass value rules
+]
+SCHEMA = "id string, age int, region string, balance double"
+
+
+def rule(expectation: str, severity: str = "quarantine", **kwargs: object) -> ExpectationSpec:
+    return ExpectationSpec(expectation=expectation, kwargs=kwargs, severity=severity)
+
+
+QUARANTINE_RULES = [
+    rule("expect_column_values_to_not_be_null", column="age"),
+    rule("expect_column_values_to_be_between", column="age", min_value=18, max_value=110),
+    rule("expect_column_values_to_be_in_set", column="region", value_set=["north", "south", "east", "west"]),
+    rule("expect_column_values_to_be_between", column="balance", min_value=0),
+    rule("expect_column_values_to_be_unique", column="id"),
+]
+
+
+def settings_with_suite(
+    spark: SparkSession, tmp_path: Path, expectations: list[ExpectationSpec], schema: dict[str, str] | None = None
+) -> Settings:
+    settings = make_settings(
+        tmp_path / "work",
+        "tables.t.path=t",
+        "tables.t_validated.path=t_validated",
+        "tables.t_quarantine.path=t_quarantine",
+    )
+    suite = SuiteSpec(key="id", schema=schema or {"id": "string", "age": "int"}, expectations=expectations)
+    settings = settings.model_copy(update={"validation": ValidationSettings(suites={"t": suite})})
+    bind_settings(spark, settings, engine="delta-rs")
+    return settings
+
+
+def test_split_is_exact_and_loses_nothing(spark: SparkSession) -> None:
+    frame = spark.createDataFrame(ROWS, SCHEMA)
+    validated, quarantined = rules.split(frame, QUARANTINE_RULES, "run-1")
+    assert_df_equality(validated, spark.createDataFrame([ROWS[0], ROWS[7]], SCHEMA), ignore_row_order=True)
+    violations = {(r["id"], r["age"]): sorted(r[rules.VIOLATIONS]) for r in quarantined.collect()}
+    assert violations == {
+        ("b", None): ["expect_column_values_to_not_be_null(age)"],
+        ("c", 150): ["expect_column_values_to_be_between(age)"],
+        ("d", 40): ["expect_column_values_to_be_in_set(region)"],
+        ("e", 50): ["expect_column_values_to_be_between(balance)"],
+        ("f", 60): ["expect_column_values_to_be_unique(id)"],
+        ("f", 61): ["expect_column_values_to_be_unique(id)"],
+    }
+    assert validated.count() + quarantined.count() == frame.count()
+    assert {r[rules.RUN_ID] for r in quarantined.collect()} == {"run-1"}
+
+
+def test_non_row_level_quarantine_rule_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"expect_column_mean_to_be_between cannot quarantine rows"):
+        rules.passes(rule("expect_column_mean_to_be_between", column="age", min_value=1))
+
+
+def test_stage_writes_results_split_and_data_docs(spark: SparkSession, tmp_path: Path) -> None:
+    expectations = [
+        *QUARANTINE_RULES,
+        rule("expect_column_values_to_match_regex", "warn", column="id", regex="^[a-e]$"),
+        rule("expect_table_row_count_to_be_between", "error", min_value=1),
+    ]
+    settings = settings_with_suite(spark, tmp_path, expectations)
+    lake.write_table(spark.createDataFrame(ROWS, SCHEMA), "t", mode="overwrite")
+    report = stage.run(spark, settings, "t")
+    assert (report.input_rows, report.validated_rows, report.quarantined_rows) == (8, 2, 6)
+    assert report.warned == 1 and report.failed == [] and report.quarantine_failures == 5
+    results = lake.read_table(spark, "validation_results").where(F.col("run_id") == report.run_id)
+    assert results.count() == len(expectations)
+    unique = results.where("expectation = 'expect_column_values_to_be_unique'").first()
+    assert (unique["severity"], unique["success"], unique["element_count"], unique["unexpected_count"]) == (
+        "quarantine",
+        False,
+        8,
+        2,
+    )
+    assert results.where("severity = 'warn'").first()["success"] is False
+    docs = Path(report.data_docs)
+    assert docs.exists()
+    assert any("t_suite" in p.read_text(errors="ignore") for p in docs.parent.rglob("*.html"))
+    assert lake.read_table(spark, "t_validated").count() == 2
+
+
+def test_error_severity_fails_after_recording_results(spark: SparkSession, tmp_path: Path) -> None:
+    settings = settings_with_suite(
+        spark, tmp_path, [rule("expect_column_values_to_not_be_null", "error", column="age")]
+    )
+    lake.write_table(spark.createDataFrame(ROWS, SCHEMA), "t", mode="overwrite")
+    with pytest.raises(
+        ValidationError, match=r"validation of t failed \(run \w+\): expect_column_values_to_not_be_null\(age\)"
+    ):
+        stage.run(spark, settings, "t")
+    assert lake.read_table(spark, "validation_results").where("success = false").count() == 1
+    assert not lake.table_exists(spark, "t_validated")
+
+
+def test_schema_check_and_bad_suites_fail_before_gx(spark: SparkSession, tmp_path: Path) -> None:
+    settings = settings_with_suite(
+        spark, tmp_path, QUARANTINE_RULES, schema={"id": "string", "age": "bigint", "segment": "string"}
+    )
+    lake.write_table(spark.createDataFrame(ROWS, SCHEMA), "t", mode="overwrite")
+    with pytest.raises(ValidationError, match=r"column age is int, expected bigint; missing column segment \(string\)"):
+        stage.run(spark, settings, "t")
+    assert not lake.table_exists(spark, "validation_results")
+    settings = settings_with_suite(spark, tmp_path, [rule("expect_column_values_to_be_purple", "warn", column="id")])
+    with pytest.raises(ValidationError, match=r"unknown GX expectation 'expect_column_values_to_be_purple'"):
+        stage.run(spark, settings, "t")
+    with pytest.raises(ValidationError, match=r"no validation suite for table 'customers'"):
+        stage.run(spark, settings, "customers")
+
+
+@pytest.mark.slow
+def test_synthetic_base_quarantines_exactly_the_injected_faults(spark: SparkSession, lake_settings: Settings) -> None:
+    generate.run(spark, lake_settings, rows=8000, seed=21)
+    report = stage.run(spark, lake_settings, "customers")
+    assert report.validated_rows + report.quarantined_rows == report.input_rows == 8000
+    truth = lake.read_table(spark, "customers_truth")
+    faulty = {r[0] for r in truth.where(F.size("injected_faults") > 0).select("customer_id").collect()}
+    quarantined = {r[0] for r in lake.read_table(spark, "customers_quarantine").select("customer_id").collect()}
+    assert faulty and quarantined == faulty
+    validated_ids = {r[0] for r in lake.read_table(spark, "customers_validated").select("customer_id").collect()}
+    assert not validated_ids & faulty
