@@ -21,6 +21,9 @@ from customer_ml.validation import stage
 
 
 def main() -> None:
+    from customer_ml.logs import configure_logging
+
+    configure_logging()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
