@@ -83,7 +83,7 @@ def read(spark: SparkSession, table: DeltaTable, name: str) -> DataFrame:
     for key, files in groups.items():
         scan = spark.read.schema(data_schema).parquet(*files)
         for column, value in zip(partition_columns, key, strict=True):
-            scan = scan.withColumn(column, _partition_literal(value, schema[column].dataType))
+            scan = scan.withColumn(column, F.lit(value).cast(schema[column].dataType))
         scans.append(scan.select(*schema.fieldNames()))
     frame = scans[0]
     for scan in scans[1:]:
@@ -290,10 +290,6 @@ def _file_location(root: str, path: str) -> str:
     if "://" in path or path.startswith("file:"):
         return unquote(path)
     return f"{root}/{unquote(path)}"
-
-
-def _partition_literal(value: Any, data_type: T.DataType) -> Any:
-    return F.lit(None).cast(data_type) if value is None else F.lit(value).cast(data_type)
 
 
 def _register_sink(spark: SparkSession) -> None:

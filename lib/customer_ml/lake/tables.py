@@ -85,7 +85,10 @@ def table_path(spark: SparkSession, name: str) -> str:
 
 
 def table_exists(spark: SparkSession, name: str) -> bool:
-    ref = table_ref(spark, name)
+    return _exists(spark, table_ref(spark, name))
+
+
+def _exists(spark: SparkSession, ref: TableRef) -> bool:
     if lake_engine(spark) == "spark":
         return native.exists(spark, ref.location, ref.catalog_name)
     return delta_rs.exists(ref.location)
@@ -108,7 +111,7 @@ def read_table(
     if version is not None and timestamp is not None:
         raise LakeError(f"read_table({name!r}): give version or timestamp, not both")
     ref = table_ref(spark, name)
-    if not table_exists(spark, name):
+    if not _exists(spark, ref):
         raise TableNotFoundError(
             f"table '{name}' does not exist at {ref.location or ref.catalog_name}; run the stage that writes it first"
         )
@@ -155,7 +158,7 @@ def write_table(
         raise SchemaMismatchError(f"write_table({name!r}): schema_mode='overwrite' needs mode='overwrite'")
     ref = table_ref(spark, name)
     engine = lake_engine(spark)
-    exists = table_exists(spark, name)
+    exists = _exists(spark, ref)
     existing_schema, existing_partitions = _existing_layout(spark, ref, engine) if exists else (None, ())
     partition_columns = _partition_columns(ref, frame, partition_by, existing_partitions, exists)
     values = _as_list(partition_values)
@@ -193,7 +196,7 @@ def history(spark: SparkSession, name: str, limit: int | None = None) -> list[di
     """The table's commits, newest first: version, timestamp, operation, our job / stage / run id / mode, and
     `info`, every `customer_ml.*` field the commit recorded (e.g. figures a stage stored with the table)."""
     ref = table_ref(spark, name)
-    if not table_exists(spark, name):
+    if not _exists(spark, ref):
         raise TableNotFoundError(f"table '{name}' does not exist at {ref.location or ref.catalog_name}")
     if lake_engine(spark) == "spark":
         raw = native.history(spark, ref.location, ref.catalog_name, limit)
