@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,xgboost]"
 	touch $(STAMP)
 
 # The whole chain on the embedded default; each later stage joins it as it lands.

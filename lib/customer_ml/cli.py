@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--table", default="customers", help="a table with a suite in validation.suites")
     validate.set_defaults(handler=_validate)
 
+    train = commands.add_parser(
+        "train-classifier", parents=[common], help="train, evaluate and register the propensity classifier"
+    )
+    train.add_argument("--table", default=None, help="input table (default data.table)")
+    train.set_defaults(handler=_train_classifier)
+
     config = commands.add_parser("config", parents=[common], help="inspect the merged configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     show = config_commands.add_parser("show", parents=[common], help="print the merged configuration, secrets masked")
@@ -156,6 +162,27 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
         f"{report.quarantined_rows:,} quarantined; {report.passed} expectations passed, {report.warned} warned, "
         f"{report.quarantine_failures} quarantine rules hit, {len(report.failed)} failed\n"
         f"  Data Docs: {report.data_docs}\n"
+    )
+    return 0
+
+
+def _train_classifier(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml import classifier
+    from customer_ml.session import get_spark
+
+    result = classifier.run(get_spark(settings), settings, table=args.table)
+    metrics = result.metrics
+    sys.stdout.write(
+        f"trained {result.model_name} version {result.version} ({result.winner}) on {result.input_table} "
+        f"v{result.input_version} in {result.seconds:.1f} s; MLflow run {result.run_id}\n"
+        + "".join(
+            f"  candidate {c.name}: validation PR AUC {c.validation_pr_auc:.4f} ({c.seconds:.1f} s)\n"
+            for c in result.candidates
+        )
+        + f"  test ROC AUC {metrics['test_roc_auc']:.4f}, PR AUC {metrics['test_pr_auc']:.4f}; threshold "
+        f"{result.threshold.value:.4f} ({result.threshold.method}): recall {metrics['test_recall']:.3f}, "
+        f"precision {metrics['test_precision']:.3f}\n"
+        f"  promotion: {'champion' if result.promotion.promoted else 'challenger only'} ({result.promotion.reason})\n"
     )
     return 0
 

@@ -142,10 +142,11 @@ def _interpolate(value: Any, where: str, key: str) -> Any:
 def _merge(
     target: dict[str, Any], source: Mapping[str, Any], origins: dict[str, str], where: str, prefix: str = ""
 ) -> None:
-    """Deep-merge `source` into `target`: mappings merge key by key, anything else replaces."""
+    """Deep-merge `source` into `target`: mappings merge key by key, anything else replaces; an empty mapping
+    replaces too, so an overlay or `--set key={}` can clear one (e.g. a grid or the faults)."""
     for key, value in source.items():
         path = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(target.get(key), dict):
             _merge(target[key], value, origins, where, path)
             continue
         target[key] = value

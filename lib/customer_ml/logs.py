@@ -13,7 +13,16 @@ from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-_QUIET_LIBRARIES = ("py4j", "urllib3", "alembic", "great_expectations", "mlflow", "matplotlib", "numba")
+_QUIET_LIBRARIES = (
+    "py4j",
+    "XGBoost-PySpark",
+    "urllib3",
+    "alembic",
+    "great_expectations",
+    "mlflow",
+    "matplotlib",
+    "numba",
+)
 
 logger = logging.getLogger(__name__)
 

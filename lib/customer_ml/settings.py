@@ -220,6 +220,107 @@ class ValidationSettings(_Section):
     suites: dict[str, SuiteSpec] = Field(default_factory=dict)
 
 
+class LabelColumn(_Section):
+    """The label: a column and the value that means positive (a string or a number)."""
+
+    column: str
+    positive: str | int | float | bool = 1
+
+
+class DataSpec(_Section):
+    """The modelling table every model stage reads: its id column and, when it has one, its label."""
+
+    table: str = "customers_validated"
+    id_column: str = "customer_id"
+    label: LabelColumn | None = None
+
+
+class PcaSpec(_Section):
+    """PCA after scaling: a fixed number of components, or the fewest reaching an explained variance."""
+
+    components: int | None = Field(default=None, ge=1)
+    variance: float | None = Field(default=None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PcaSpec:
+        if (self.components is None) == (self.variance is None):
+            raise ValueError("set exactly one of components or variance")
+        return self
+
+
+class FeatureSpec(_Section):
+    """Which columns become features and how (features.build_feature_pipeline reads this)."""
+
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    categorical: list[str] | None = None
+    numeric: list[str] | None = None
+    derived: dict[str, str] = Field(default_factory=dict)
+    log1p: list[str] | Literal["auto"] = Field(default_factory=list)
+    skew_threshold: float = Field(default=2.0, gt=0)
+    cap_quantiles: tuple[float, float] | None = (0.001, 0.999)
+    max_correlation: float | None = Field(default=0.95, gt=0, le=1)
+    scale: bool = False
+    pca: PcaSpec | None = None
+    profile_sample_rows: int = Field(default=200_000, ge=1000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureSpec:
+        if self.cap_quantiles is not None:
+            low, high = self.cap_quantiles
+            if not 0 <= low < high <= 1:
+                raise ValueError(f"cap_quantiles must be [low, high] with 0 <= low < high <= 1, got {low}, {high}")
+        both = set(self.categorical or []) & set(self.numeric or [])
+        if both:
+            raise ValueError(f"columns listed as both categorical and numeric: {sorted(both)}")
+        return self
+
+
+class SplitSpec(_Section):
+    train: float = Field(default=0.7, gt=0, lt=1)
+    validation: float = Field(default=0.15, gt=0, lt=1)
+    test: float = Field(default=0.15, gt=0, lt=1)
+    seed: int = 7
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitSpec:
+        if abs(self.train + self.validation + self.test - 1) > 1e-9:
+            raise ValueError(f"train + validation + test must be 1, got {self.train + self.validation + self.test}")
+        return self
+
+
+class CandidateSpec(_Section):
+    """One estimator: fixed params (Spark ML / xgboost names) and a grid searched on the validation rows."""
+
+    enabled: bool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+
+
+class ThresholdSpec(_Section):
+    method: Literal["recall", "cost"] = "recall"
+    target_recall: float = Field(default=0.8, gt=0, le=1)
+    fp_cost: float = Field(default=1.0, ge=0)
+    fn_cost: float = Field(default=5.0, ge=0)
+
+
+class PromotionSpec(_Section):
+    """A challenger becomes champion when none exists or when it beats the champion by `margin`."""
+
+    margin: float = 0.0
+
+
+class ClassifierSettings(_Section):
+    features: FeatureSpec = Field(default_factory=FeatureSpec)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    class_weight: Literal["balanced", "none"] | float = "balanced"
+    candidates: dict[Literal["gbt", "logistic", "xgboost"], CandidateSpec] = Field(default_factory=dict)
+    parallelism: int = Field(default=2, ge=1)
+    threshold: ThresholdSpec = Field(default_factory=ThresholdSpec)
+    promotion: PromotionSpec = Field(default_factory=PromotionSpec)
+    importance_top: int = Field(default=20, ge=1)
+
+
 class Settings(_Section):
     """The whole configuration. `env` and `conf_dir` are filled by the loader, not by YAML."""
 
@@ -234,6 +335,8 @@ class Settings(_Section):
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    data: DataSpec = Field(default_factory=DataSpec)
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
 
     @property
     def work_dir(self) -> Path:

@@ -48,6 +48,16 @@ def test_overrides_are_yaml_typed_and_win(conf: Path) -> None:
     assert settings.project.name == "x=y"
 
 
+def test_an_empty_mapping_clears_a_mapping(conf: Path) -> None:
+    settings = load_settings("local", conf_dir=conf, overrides=["spark.conf={}"])
+    assert settings.spark.conf == {}
+    assert load_settings("local", conf_dir=conf, overrides=["spark.conf={e.f: '3'}"]).spark.conf == {
+        "a.b": "1",
+        "c.d": "2",
+        "e.f": "3",
+    }
+
+
 def test_later_override_replaces_earlier(conf: Path) -> None:
     settings = load_settings("local", conf_dir=conf, overrides=["spark.master=local[1]", "spark.master=local[2]"])
     assert settings.spark.master == "local[2]"

@@ -1,0 +1,126 @@
+"""PNG plots for the MLflow runs (matplotlib, headless). Each function writes one file and returns its path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def roc_plot(points: pd.DataFrame, auc: float, path: Path) -> Path:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    axis.plot(np.r_[0, points["fpr"]], np.r_[0, points["recall"]], label=f"model (AUC {auc:.3f})")
+    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
+    axis.set(xlabel="false positive rate", ylabel="true positive rate (recall)", title="ROC")
+    axis.legend(loc="lower right")
+    return _save(figure, path)
+
+
+def pr_plot(points: pd.DataFrame, auc: float, base_rate: float, threshold: Mapping[str, float], path: Path) -> Path:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    axis.plot(points["recall"], points["precision"], label=f"model (PR AUC {auc:.3f})")
+    axis.axhline(base_rate, linestyle="--", color="grey", label=f"base rate {base_rate:.3f}")
+    axis.scatter([threshold["recall"]], [threshold["precision"]], color="red", zorder=3, label="decision threshold")
+    axis.set(xlabel="recall", ylabel="precision", title="Precision-recall", xlim=(0, 1), ylim=(0, 1.02))
+    axis.legend(loc="upper right")
+    return _save(figure, path)
+
+
+def gain_plot(table: pd.DataFrame, path: Path) -> Path:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    share = table["decile"] / len(table)
+    axis.plot(np.r_[0, share], np.r_[0, table["cumulative_gain"]], marker="o", label="model")
+    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random")
+    axis.set(xlabel="share of customers (by score)", ylabel="share of positives found", title="Cumulative gain")
+    axis.legend(loc="lower right")
+    return _save(figure, path)
+
+
+def lift_plot(table: pd.DataFrame, path: Path) -> Path:
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.bar(table["decile"], table["lift"])
+    axis.axhline(1.0, linestyle="--", color="grey")
+    axis.set(xlabel="decile (1 = highest scores)", ylabel="lift", title="Lift by decile", xticks=table["decile"])
+    return _save(figure, path)
+
+
+def calibration_plot(table: pd.DataFrame, path: Path) -> Path:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    axis.plot(table["mean_score"], table["positive_rate"], marker="o", label="deciles")
+    top = float(max(table["mean_score"].max(), table["positive_rate"].max(), 0.01))
+    axis.plot([0, top], [0, top], linestyle="--", color="grey", label="perfectly calibrated")
+    axis.set(xlabel="mean score", ylabel="observed positive rate", title="Calibration by decile")
+    axis.legend(loc="upper left")
+    return _save(figure, path)
+
+
+def confusion_plot(matrix: Mapping[str, float], threshold: float, path: Path) -> Path:
+    values = np.array([[matrix["tn"], matrix["fp"]], [matrix["fn"], matrix["tp"]]])
+    figure, axis = plt.subplots(figsize=(4.5, 4))
+    axis.imshow(values, cmap="Blues")
+    for (row, column), value in np.ndenumerate(values):
+        axis.text(column, row, f"{value:,.0f}", ha="center", va="center", color="black")
+    axis.set(
+        xticks=[0, 1],
+        yticks=[0, 1],
+        xticklabels=["predicted 0", "predicted 1"],
+        yticklabels=["actual 0", "actual 1"],
+        title=f"Confusion at threshold {threshold:.3f}",
+    )
+    return _save(figure, path)
+
+
+def importance_plot(importances: Mapping[str, float], path: Path, title: str = "Feature importance") -> Path:
+    names = list(importances)[::-1]
+    figure, axis = plt.subplots(figsize=(6, 0.3 * len(names) + 1.2))
+    axis.barh(names, [importances[n] for n in names])
+    axis.set(xlabel="importance (share)", title=title)
+    return _save(figure, path)
+
+
+def elbow_plot(
+    ks: Sequence[int], inertia: Sequence[float], silhouette: Sequence[float], chosen: int, path: Path
+) -> Path:
+    figure, left = plt.subplots(figsize=(6, 4))
+    left.plot(ks, inertia, marker="o", color="tab:blue")
+    left.set(xlabel="k", ylabel="inertia (within-cluster sum of squares)", title=f"Elbow and silhouette (k = {chosen})")
+    right = left.twinx()
+    right.plot(ks, silhouette, marker="s", color="tab:orange")
+    right.set_ylabel("silhouette", color="tab:orange")
+    left.axvline(chosen, linestyle="--", color="grey")
+    return _save(figure, path)
+
+
+def scatter_plot(points: pd.DataFrame, names: Mapping[int, str], path: Path) -> Path:
+    figure, axis = plt.subplots(figsize=(7, 6))
+    for segment, group in points.groupby("segment"):
+        axis.scatter(group["pc1"], group["pc2"], s=4, alpha=0.5, label=names.get(int(segment), str(segment)))
+    axis.set(xlabel="PC 1", ylabel="PC 2", title="Segments (2-D PCA of a sample)")
+    axis.legend(markerscale=4, fontsize=7, loc="best")
+    return _save(figure, path)
+
+
+def heatmap_plot(z_scores: pd.DataFrame, path: Path) -> Path:
+    figure, axis = plt.subplots(figsize=(0.5 * z_scores.shape[1] + 3, 0.5 * z_scores.shape[0] + 2))
+    limit = float(np.nanmax(np.abs(z_scores.to_numpy()))) or 1.0
+    image = axis.imshow(z_scores.to_numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    axis.set_xticks(range(z_scores.shape[1]), z_scores.columns, rotation=60, ha="right", fontsize=8)
+    axis.set_yticks(range(z_scores.shape[0]), z_scores.index, fontsize=8)
+    axis.set_title("Segment profiles (z-score of the segment mean)")
+    figure.colorbar(image, ax=axis)
+    return _save(figure, path)

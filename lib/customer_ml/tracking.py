@@ -1,0 +1,191 @@
+"""MLflow: the experiment, runs with flattened params, model logging and registration, aliases, the promotion gate.
+
+The tracking URI comes from conf (`mlflow.tracking_uri`; by default a sqlite file under the work dir, with
+artifacts under <work_dir>/mlartifacts); any MLflow server URI works the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from customer_ml.errors import CustomerMLError
+from customer_ml.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+_PARAM_LIMIT = 6000
+
+
+class ModelNotFoundError(CustomerMLError):
+    """A registered model, version or alias does not exist."""
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The promotion gate's decision, with the figures it compared."""
+
+    promoted: bool
+    reason: str
+    challenger_metric: float
+    champion_metric: float | None
+    champion_version: str | None
+
+
+def configure(settings: Settings) -> str:
+    """Point MLflow at the configured tracking / registry URIs and experiment; return the experiment id."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    if settings.mlflow.registry_uri:
+        mlflow.set_registry_uri(settings.mlflow.registry_uri)
+    experiment = mlflow.get_experiment_by_name(settings.mlflow.experiment)
+    if experiment is not None:
+        experiment_id = experiment.experiment_id
+    else:
+        location = None
+        if settings.tracking_uri.startswith("sqlite:") and not settings.mlflow.tracking_uri:
+            location = (settings.work_dir / "mlartifacts").as_uri()
+        experiment_id = mlflow.create_experiment(settings.mlflow.experiment, artifact_location=location)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def client(settings: Settings):  # noqa: ANN201 - mlflow is imported lazily
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.mlflow.registry_uri)
+
+
+def model_name(settings: Settings, kind: str) -> str:
+    """`<project>_<kind>`, e.g. customer_ml_classifier."""
+    return f"{settings.project.name}_{kind}"
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested settings as MLflow params: `a.b.c` keys, values as text (JSON for lists), cut to MLflow's limit."""
+    flat: dict[str, str] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            flat[name] = text[:_PARAM_LIMIT]
+    return flat
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log params in batches (MLflow takes at most 100 per call)."""
+    import mlflow
+
+    items = list(flatten(params).items())
+    for start in range(0, len(items), 100):
+        mlflow.log_params(dict(items[start : start + 100]))
+
+
+def git_commit(start: Path | None = None) -> str | None:
+    """The git commit of the code, when it runs from a git checkout."""
+    folder = start or Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def pip_requirements() -> list[str]:
+    """What a logged model needs, pinned to this environment (so MLflow does not infer it by loading the model)."""
+    import importlib.metadata
+
+    names = ["pyspark", "mlflow", "xgboost-cpu"]
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def champion_version(settings: Settings, name: str) -> str | None:
+    """The version the `champion` alias points to, or None when there is none."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client(settings).get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def set_alias(settings: Settings, name: str, alias: str, version: str) -> None:
+    client(settings).set_registered_model_alias(name, alias, version)
+    logger.info("registry: %s@%s -> version %s", name, alias, version)
+
+
+def resolve_version(settings: Settings, name: str, version: str | None) -> tuple[str, str]:
+    """The model URI and version to load: the given version, else `champion`.
+
+    Raises:
+        ModelNotFoundError: no such registered model / version / champion, with the command that makes one.
+    """
+    from mlflow.exceptions import MlflowException
+
+    registry = client(settings)
+    try:
+        found = (
+            registry.get_model_version(name, version)
+            if version
+            else registry.get_model_version_by_alias(name, CHAMPION)
+        )
+    except MlflowException as error:
+        what = f"version {version}" if version else f"a @{CHAMPION}"
+        kind = name.rsplit("_", 1)[-1]
+        raise ModelNotFoundError(
+            f"registered model {name} has no {what} in {settings.tracking_uri} "
+            f"(run `customer-ml train-{kind}` first): {str(error).splitlines()[0]}"
+        ) from None
+    return f"models:/{name}/{found.version}", str(found.version)
+
+
+def decide_promotion(
+    challenger: float, champion: float | None, margin: float, champion_version: str | None
+) -> Promotion:
+    """The gate: promote when there is no champion, or when the challenger's figure beats the champion's by at
+    least `margin` (figures where higher is better, computed on the same rows)."""
+    if champion is None:
+        return Promotion(True, "no champion yet", challenger, None, champion_version)
+    if challenger - champion >= margin:
+        reason = f"challenger {challenger:.4f} >= champion {champion:.4f} + margin {margin}"
+        return Promotion(True, reason, challenger, champion, champion_version)
+    reason = f"challenger {challenger:.4f} < champion {champion:.4f} + margin {margin}"
+    return Promotion(False, reason, challenger, champion, champion_version)
+
+
+def record_promotion(settings: Settings, name: str, version: str, decision: Promotion, metric: str) -> None:
+    """Log the gate's decision and both figures in the active run; move `champion` when promoted."""
+    import mlflow
+
+    mlflow.log_metric(f"promotion.challenger_{metric}", decision.challenger_metric)
+    if decision.champion_metric is not None:
+        mlflow.log_metric(f"promotion.champion_{metric}", decision.champion_metric)
+    mlflow.set_tags(
+        {
+            "promotion.decision": "promoted" if decision.promoted else "kept champion",
+            "promotion.reason": decision.reason,
+            "promotion.previous_champion": decision.champion_version or "",
+        }
+    )
+    client(settings).set_model_version_tag(name, version, "promotion", decision.reason)
+    if decision.promoted:
+        set_alias(settings, name, CHAMPION, version)
+    logger.info("promotion of %s version %s: %s", name, version, decision.reason)
