@@ -63,6 +63,9 @@ FAST_MODELS = (
     "classifier.candidates.logistic.params={maxIter: 30}",
     "classifier.candidates.xgboost.params={n_estimators: 120}",
     "classifier.candidates.xgboost.grid={}",
+    "segmenter.selection.k_max=6",
+    "segmenter.stability.runs=2",
+    "segmenter.n_init=2",
 )
 
 

@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--table", default=None, help="input table (default data.table)")
     train.set_defaults(handler=_train_classifier)
 
+    segment = commands.add_parser(
+        "train-segmenter", parents=[common], help="choose k, fit, profile, name and register the KMeans segmenter"
+    )
+    segment.add_argument("--table", default=None, help="input table (default data.table)")
+    segment.add_argument("--k", type=int, default=None, help="fix k (default segmenter.selection)")
+    segment.set_defaults(handler=_train_segmenter)
+
     config = commands.add_parser("config", parents=[common], help="inspect the merged configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     show = config_commands.add_parser("show", parents=[common], help="print the merged configuration, secrets masked")
@@ -183,6 +190,31 @@ def _train_classifier(args: argparse.Namespace, settings: Settings) -> int:
         f"{result.threshold.value:.4f} ({result.threshold.method}): recall {metrics['test_recall']:.3f}, "
         f"precision {metrics['test_precision']:.3f}\n"
         f"  promotion: {'champion' if result.promotion.promoted else 'challenger only'} ({result.promotion.reason})\n"
+    )
+    return 0
+
+
+def _train_segmenter(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml import segmenter
+    from customer_ml.session import get_spark
+
+    if args.k is not None:
+        if args.k < 2:
+            raise CustomerMLError(f"--k must be at least 2, got {args.k}")
+        selection = settings.segmenter.selection.model_copy(update={"k": args.k})
+        settings = settings.model_copy(
+            update={"segmenter": settings.segmenter.model_copy(update={"selection": selection})}
+        )
+    result = segmenter.run(get_spark(settings), settings, table=args.table)
+    scan = result.scan
+    stability = "skipped" if result.stability is None else f"{result.stability:.3f}"
+    sizes = result.profiles.drop_duplicates("segment_id").set_index("segment_id")["share"]
+    sys.stdout.write(
+        f"trained {result.model_name} version {result.version} on {result.input_table} v{result.input_version} "
+        f"in {result.seconds:.1f} s; MLflow run {result.run_id}\n"
+        f"  k = {result.k} (elbow {scan.elbow}); silhouette {result.silhouette:.3f}; stability (ARI) {stability}\n"
+        + "".join(f"  segment {s}: {sizes[s]:6.1%}  {n}\n" for s, n in sorted(result.names.items()))
+        + f"  promotion: {'champion' if result.promotion.promoted else 'challenger only'} ({result.promotion.reason})\n"
     )
     return 0
 

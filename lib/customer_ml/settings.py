@@ -141,6 +141,7 @@ class SyntheticSettings(_Section):
     id_column: str = "customer_id"
     id_format: str = "C%09d"
     factors: list[str] = Field(default_factory=list)
+    factor_sd: float = Field(default=1.0, gt=0)
     segments: dict[str, SegmentSpec] = Field(default_factory=dict)
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     label: LabelSpec = Field(default_factory=LabelSpec)
@@ -321,6 +322,54 @@ class ClassifierSettings(_Section):
     importance_top: int = Field(default=20, ge=1)
 
 
+class KSelectionSpec(_Section):
+    """How k is chosen over `k_min..k_max` (README "Segmentation"): elbow, silhouette, or combined (the elbow
+    when its silhouette reaches `min_silhouette`, else the best silhouette)."""
+
+    k: int | None = Field(default=None, ge=2)
+    k_min: int = Field(default=2, ge=2)
+    k_max: int = Field(default=8, ge=2)
+    rule: Literal["elbow", "silhouette", "combined"] = "combined"
+    min_silhouette: float = Field(default=0.25, ge=-1, le=1)
+    silhouette_sample_rows: int = Field(default=20_000, ge=100)
+
+    @model_validator(mode="after")
+    def _range(self) -> KSelectionSpec:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
+        return self
+
+
+class StabilitySpec(_Section):
+    """Refits on bootstrap samples with other seeds; mean adjusted Rand index between their labelings."""
+
+    runs: int = Field(default=3, ge=0)
+    sample_rows: int = Field(default=10_000, ge=100)
+    min_ari: float = Field(default=0.8, ge=-1, le=1)
+
+
+class SegmentPromotionSpec(_Section):
+    """Champion when none exists, or when silhouette >= champion's - margin and stability >= min_ari."""
+
+    silhouette_margin: float = Field(default=0.02, ge=0)
+
+
+class SegmenterSettings(_Section):
+    features: FeatureSpec = Field(default_factory=FeatureSpec)
+    selection: KSelectionSpec = Field(default_factory=KSelectionSpec)
+    stability: StabilitySpec = Field(default_factory=StabilitySpec)
+    seed: int = 1
+    max_iter: int = Field(default=30, ge=1)
+    n_init: int = Field(default=3, ge=1)
+    parallelism: int = Field(default=2, ge=1)
+    profiles_table: str = "segment_profiles"
+    name_features: int = Field(default=2, ge=1)
+    name_min_z: float = Field(default=0.3, ge=0)
+    names: dict[int, str] = Field(default_factory=dict)
+    scatter_sample_rows: int = Field(default=5_000, ge=100)
+    promotion: SegmentPromotionSpec = Field(default_factory=SegmentPromotionSpec)
+
+
 class Settings(_Section):
     """The whole configuration. `env` and `conf_dir` are filled by the loader, not by YAML."""
 
@@ -337,6 +386,7 @@ class Settings(_Section):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     data: DataSpec = Field(default_factory=DataSpec)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    segmenter: SegmenterSettings = Field(default_factory=SegmenterSettings)
 
     @property
     def work_dir(self) -> Path:

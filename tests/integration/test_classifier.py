@@ -70,9 +70,7 @@ def test_train_on_the_validated_synthetic_base(spark: SparkSession, synthetic_la
     gains = [m.value for m in client.get_metric_history(result.run_id, "test_gain_by_decile")]
     assert len(gains) == 10 and gains[-1] == pytest.approx(1.0) and gains == sorted(gains)
 
-    importances = json.loads(
-        Path(client.download_artifacts(result.run_id, "feature_importance.json")).read_text()
-    )
+    importances = json.loads(Path(client.download_artifacts(result.run_id, "feature_importance.json")).read_text())
     columns = set(lake.read_table(spark, "customers_validated").columns) | {"credit_utilization", "payment_ratio"}
     assert set(importances) <= columns  # original names: one-hot slots summed back to their column
     assert sum(importances.values()) <= 1.0 + 1e-9

@@ -108,7 +108,8 @@ def _base(
         "*",
         *[
             (
-                _per_segment({s: g.factors.get(f, 0.0) for s, g in spec.segments.items()}) + normal(seed, f"latent:{f}")
+                _per_segment({s: g.factors.get(f, 0.0) for s, g in spec.segments.items()})
+                + normal(seed, f"latent:{f}") * spec.factor_sd
             ).alias(f"latent_{f}")
             for f in spec.factors
         ],
