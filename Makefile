@@ -15,11 +15,14 @@ $(STAMP): setup.py pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,xgboost]"
 	touch $(STAMP)
 
-# The whole chain on the embedded default; each later stage joins it as it lands.
+# The whole chain on the embedded default, in one Spark session (README "The demo"). The --set options trade
+# search breadth for time (GBT and the grids are in `customer-ml train-classifier`'s defaults, not the demo's).
+DEMO_SETTINGS := --set classifier.candidates.gbt.enabled=false --set classifier.candidates.logistic.enabled=false \
+	--set 'classifier.candidates.xgboost.grid={}' --set classifier.candidates.xgboost.params.n_estimators=100 \
+	--set segmenter.selection.k_min=3 --set segmenter.selection.k_max=6 --set segmenter.n_init=2 \
+	--set segmenter.stability.runs=2 --set segmenter.fit_sample_rows=20000
 demo: install
-	$(BIN)/customer-ml generate --rows 100000
-	$(BIN)/customer-ml validate --table customers
-	$(BIN)/customer-ml info
+	$(BIN)/customer-ml $(DEMO_SETTINGS) demo --rows 100000
 
 test: install
 	$(BIN)/python -m pytest
@@ -39,9 +42,12 @@ wheel: install
 	$(BIN)/python -m pip wheel --no-deps -w dist .
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e ".[dev,xgboost,bench]"
 	$(BIN)/python bench/bench_lake.py
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_validation.py
+	$(BIN)/python bench/bench_classifier.py
+	$(BIN)/python bench/bench_scoring.py
 
 clean:
 	rm -rf $(VENV) build dist lib/*.egg-info work .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log

@@ -24,7 +24,6 @@ from typing import Any
 
 from pyspark.ml import PipelineModel, Transformer
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
-from pyspark.ml.feature import StandardScaler
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -98,12 +97,15 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
         rows, input_version = _read_labelled(spark, source, data)
         ref = tables.table_ref(spark, source)
         location = ref.location or ref.catalog_name or source
-        train, validation, test = split(rows, config, data.id_column)
+        marked = mark_split(rows, config, data.id_column)
+        train, validation, test = (
+            marked.filter(F.col(SPLIT) == n).drop(SPLIT) for n in ("train", "validation", "test")
+        )
+        tally = marked.groupBy(SPLIT, LABEL).count().collect()  # one job for every count the stage needs
         counts = {
-            name: log.count(name, frame.count())
-            for name, frame in [("train", train), ("validation", validation), ("test", test)]
+            n: log.count(n, sum(r["count"] for r in tally if r[SPLIT] == n)) for n in ("train", "validation", "test")
         }
-        positives = train.agg(F.sum(LABEL)).first()[0] or 0
+        positives = sum(r["count"] for r in tally if r[SPLIT] == "train" and r[LABEL] == 1.0)
         if positives == 0 or positives == counts["train"]:
             raise CustomerMLError(
                 f"table {source}: the train rows hold only one class of {data.label.column}; a classifier needs both"
@@ -136,7 +138,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
         test_counts = evaluation.score_counts(scored(winner.model, prepared["test"]), SCORE, LABEL)
         metrics = test_metrics(test_counts, threshold)
         metrics["validation_pr_auc"] = winner.validation_pr_auc
-        importances = importance_by_feature(winner.model, feature_model, profile, config)
+        importances = importance_by_feature(winner.model, feature_model, profile, config, prepared["train"])
 
         tracking.configure(settings)
         name = tracking.model_name(settings, KIND)
@@ -199,8 +201,14 @@ def label_expression(data: DataSpec, schema: T.StructType) -> F.Column:
 
 
 def split(rows: DataFrame, config: ClassifierSettings, id_column: str) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Stratified split: within each class, rows ranked by a hash of (seed, id) and cut at the fractions, so each
-    class is split in exactly the configured proportions and the same seed gives the same rows."""
+    """Stratified train / validation / test frames (see `mark_split`)."""
+    marked = mark_split(rows, config, id_column)
+    return tuple(marked.filter(F.col(SPLIT) == name).drop(SPLIT) for name in ("train", "validation", "test"))
+
+
+def mark_split(rows: DataFrame, config: ClassifierSettings, id_column: str) -> DataFrame:
+    """The rows with `_split` (cached): within each class, rows ranked by a hash of (seed, id) and cut at the
+    fractions, so each class is split in exactly the configured proportions and the same seed gives the same rows."""
     spec = config.split
     order = F.xxhash64(F.lit(spec.seed), F.col(features.quote(id_column)))
     by_class = Window.partitionBy(LABEL).orderBy(order, F.col(features.quote(id_column)))
@@ -211,8 +219,7 @@ def split(rows: DataFrame, config: ClassifierSettings, id_column: str) -> tuple[
         .when(F.col("_rank") < spec.train + spec.validation, "validation")
         .otherwise("test"),
     ).drop("_rank")
-    marked = marked.cache()
-    return tuple(marked.filter(F.col(SPLIT) == name).drop(SPLIT) for name in ("train", "validation", "test"))
+    return marked.cache()
 
 
 def with_weights(train: DataFrame, class_weight: str | float, positives: int, total: int) -> DataFrame:
@@ -249,8 +256,10 @@ def make_estimator(name: str, params: dict[str, Any], partitions: int):  # noqa:
     elif name == "logistic":
         from pyspark.ml.classification import LogisticRegression
 
-        estimator = LogisticRegression(**{**common, "featuresCol": "_features_std"})
-        merged = {"maxIter": 100, **params}
+        # Spark standardises internally (coefficients come back on the original scale): no scaler stage needed,
+        # and it is 2x faster than fitting on a StandardScaler's dense output.
+        estimator = LogisticRegression(**common, standardization=True)
+        merged = {"maxIter": 30, **params}
     elif name == "xgboost":
         from xgboost.spark import SparkXGBClassifier
 
@@ -323,11 +332,16 @@ def test_metrics(counts: evaluation.ScoreCounts, threshold: evaluation.Threshold
 
 
 def importance_by_feature(
-    model: Transformer, feature_model: PipelineModel, profile: features.FeatureProfile, config: ClassifierSettings
+    model: Transformer,
+    feature_model: PipelineModel,
+    profile: features.FeatureProfile,
+    config: ClassifierSettings,
+    train: DataFrame,
 ) -> dict[str, float]:
     """The model's importances summed back to the original features (one-hot slots per column), as shares,
-    largest first, the top `importance_top`. Under PCA the slots are components, named pc1, pc2 …"""
-    raw = _raw_importances(model)
+    largest first, the top `importance_top`. Trees: their importances; the logistic baseline: |coefficient| x the
+    feature's standard deviation on the train rows. Under PCA the slots are components, named pc1, pc2 …"""
+    raw = _raw_importances(model, train)
     if raw is None:
         return {}
     if config.features.pca is not None:
@@ -360,10 +374,9 @@ def _search(
 ) -> CandidateResult:
     started = time.perf_counter()
     estimator = make_estimator(name, dict(spec.params), partitions)
-    pre: list[Transformer] = []
-    if name == "logistic":
-        scaler = StandardScaler(inputCol=features.FEATURES, outputCol="_features_std", withMean=True).fit(train)
-        train, validation, pre = scaler.transform(train), scaler.transform(validation), [scaler]
+    # Estimators cache their own instances only when the input is not cached; on a cached DataFrame they re-read
+    # and re-decode the columnar cache every iteration. A projection of the cache counts as "not cached".
+    train = train.select("*", F.lit(0).alias("_fit"))
     grid = _param_grid(estimator, spec.grid, name)
     evaluator = BinaryClassificationEvaluator(rawPredictionCol=PROBABILITY, labelCol=LABEL, metricName="areaUnderPR")
     # xgboost.spark runs barrier stages that take every core: its fits run one at a time.
@@ -377,7 +390,7 @@ def _search(
         outcomes = list(pool.map(fit_one, grid))
     best = max(range(len(grid)), key=lambda i: outcomes[i][0])
     chosen = {param.name: value for param, value in grid[best].items()}
-    model = outcomes[best][1] if not pre else PipelineModel(stages=[*pre, outcomes[best][1]])
+    model = outcomes[best][1]
     return CandidateResult(
         name=name,
         params={**_explicit(estimator), **chosen},
@@ -415,12 +428,15 @@ def _model_stages(model: Transformer) -> list[Transformer]:
     return list(model.stages) if isinstance(model, PipelineModel) else [model]
 
 
-def _raw_importances(model: Transformer) -> list[float] | None:
+def _raw_importances(model: Transformer, train: DataFrame) -> list[float] | None:
     final = _model_stages(model)[-1]
     if hasattr(final, "featureImportances"):
         return list(final.featureImportances.toArray())
     if hasattr(final, "coefficients"):
-        return list(final.coefficients.toArray())
+        from pyspark.ml.stat import Summarizer
+
+        spread = train.select(Summarizer.std(F.col(features.FEATURES)).alias("sd")).first()["sd"].toArray()
+        return [abs(c) * s for c, s in zip(final.coefficients.toArray(), spread, strict=True)]
     if hasattr(final, "get_feature_importances"):
         scores = final.get_feature_importances(importance_type="gain")
         width = max((int(k[1:]) for k in scores), default=-1) + 1

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib.metadata
 import logging
 import platform
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from customer_ml.config import DEFAULT_ENV, load_settings, masked, to_yaml
 from customer_ml.errors import CustomerMLError
@@ -74,6 +76,29 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--table", default=None, help="input table (default data.table)")
     segment.add_argument("--k", type=int, default=None, help="fix k (default segmenter.selection)")
     segment.set_defaults(handler=_train_segmenter)
+
+    score = commands.add_parser(
+        "score", parents=[common], help="score and segment a table with the registered models, per score date"
+    )
+    score.add_argument("--input-table", default=None, help="table to score (default data.table)")
+    score.add_argument("--score-date", type=_date, default=None, help="YYYY-MM-DD (default today, UTC)")
+    score.add_argument("--classifier-version", default=None, help="registry version (default @champion)")
+    score.add_argument("--segmenter-version", default=None, help="registry version (default @champion)")
+    score.set_defaults(handler=_score)
+
+    sql = commands.add_parser("sql", parents=[common], help="run SQL over the lake tables and summary views")
+    sql.add_argument("statement", help='e.g. "SELECT * FROM segment_summary"')
+    sql.add_argument("--output", type=Path, default=None, help="write all rows to this CSV file")
+    sql.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+    sql.set_defaults(handler=_sql)
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="the whole chain in one Spark session: generate, validate, train both models, score, summarise",
+    )
+    demo.add_argument("--rows", type=int, default=100_000, help="synthetic customers (default 100,000)")
+    demo.set_defaults(handler=_demo)
 
     config = commands.add_parser("config", parents=[common], help="inspect the merged configuration")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -216,6 +241,55 @@ def _train_segmenter(args: argparse.Namespace, settings: Settings) -> int:
         + "".join(f"  segment {s}: {sizes[s]:6.1%}  {n}\n" for s, n in sorted(result.names.items()))
         + f"  promotion: {'champion' if result.promotion.promoted else 'challenger only'} ({result.promotion.reason})\n"
     )
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _score(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml import scoring
+    from customer_ml.session import get_spark
+
+    result = scoring.run(
+        get_spark(settings),
+        settings,
+        input_table=args.input_table,
+        score_date=args.score_date,
+        classifier_version=args.classifier_version,
+        segmenter_version=args.segmenter_version,
+    )
+    sys.stdout.write(
+        f"scored {result.rows:,} customers of {result.input_table} for {result.score_date} with {result.classifier} "
+        f"and {result.segmenter} in {result.seconds:.1f} s: {result.predicted_positive:,} predicted positive, "
+        f"{result.candidates:,} upgrade candidates\n"
+        f"  {settings.scoring.scored_table} version {result.scored_version}, "
+        f"{settings.scoring.candidates_table} version {result.candidates_version}\n"
+    )
+    return 0
+
+
+def _sql(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml import sql
+    from customer_ml.session import get_spark
+
+    if args.limit < 1:
+        raise CustomerMLError(f"--limit must be at least 1, got {args.limit}")
+    frame = sql.query(get_spark(settings), settings, args.statement)
+    sys.stdout.write(sql.show(frame, args.limit, args.output))
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml import demo
+
+    if args.rows < 1000:
+        raise CustomerMLError(f"--rows must be at least 1,000 for the demo, got {args.rows}")
+    sys.stdout.write(demo.run(settings, args.rows))
     return 0
 
 

@@ -360,6 +360,7 @@ class SegmenterSettings(_Section):
     stability: StabilitySpec = Field(default_factory=StabilitySpec)
     seed: int = 1
     max_iter: int = Field(default=30, ge=1)
+    fit_sample_rows: int = Field(default=100_000, ge=100)
     n_init: int = Field(default=3, ge=1)
     parallelism: int = Field(default=2, ge=1)
     profiles_table: str = "segment_profiles"
@@ -368,6 +369,14 @@ class SegmenterSettings(_Section):
     names: dict[int, str] = Field(default_factory=dict)
     scatter_sample_rows: int = Field(default=5_000, ge=100)
     promotion: SegmentPromotionSpec = Field(default_factory=SegmentPromotionSpec)
+
+
+class ScoringSettings(_Section):
+    """`customer-ml score`: which tables it writes and the SQL views over them."""
+
+    scored_table: str = "scored_customers"
+    candidates_table: str = "upgrade_candidates"
+    top_candidates: int = Field(default=100, ge=1)
 
 
 class Settings(_Section):
@@ -387,6 +396,7 @@ class Settings(_Section):
     data: DataSpec = Field(default_factory=DataSpec)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     segmenter: SegmenterSettings = Field(default_factory=SegmenterSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
 
     @property
     def work_dir(self) -> Path:

@@ -1,0 +1,213 @@
+"""`customer-ml score`: the champion (or given) classifier and segmenter over a table, written per score date.
+
+Both models are the registered Spark PipelineModels, applied natively (no pyfunc UDF). The classifier's decision
+threshold is the one stored with its version. Writes, each one Delta commit replacing exactly the score date's
+partition (so a re-run of a date is idempotent and other dates are untouched):
+- `scored_customers`: id, score, score_decile (1 = highest tenth), predicted_positive, segment_id, segment_name,
+  model names / versions / training runs, run_id (this scoring job), scored_at, score_date;
+- `upgrade_candidates`: the rows predicted positive whose label is negative today (all predicted positive when
+  the table has no label column), ranked by score, with their segment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+from pyspark.errors import AnalysisException
+from pyspark.ml import PipelineModel
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+
+from customer_ml import classifier, segmenter, tracking
+from customer_ml.errors import ConfigError, CustomerMLError
+from customer_ml.features import quote
+from customer_ml.lake import tables
+from customer_ml.logs import current_context, job_context, stage
+from customer_ml.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SCORE_DATE = "score_date"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: str
+    run_id: str
+    model: PipelineModel
+    threshold: float | None
+
+
+@dataclass
+class ScoreResult:
+    input_table: str
+    score_date: dt.date
+    rows: int
+    predicted_positive: int
+    candidates: int
+    classifier: str
+    segmenter: str
+    scored_version: int
+    candidates_version: int
+    seconds: float
+
+
+def load_model(settings: Settings, kind: str, version: str | None) -> LoadedModel:
+    """The registered model `<project>_<kind>` at `version`, else its @champion."""
+    import mlflow
+
+    tracking.configure(settings)
+    name = tracking.model_name(settings, kind)
+    uri, resolved = tracking.resolve_version(settings, name, version)
+    details = tracking.client(settings).get_model_version(name, resolved)
+    threshold = details.tags.get("threshold")
+    model = mlflow.spark.load_model(uri)
+    logger.info("loaded %s version %s (run %s)", name, resolved, details.run_id)
+    return LoadedModel(name, resolved, details.run_id, model, float(threshold) if threshold is not None else None)
+
+
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    input_table: str | None = None,
+    score_date: dt.date | None = None,
+    classifier_version: str | None = None,
+    segmenter_version: str | None = None,
+) -> ScoreResult:
+    """Score `input_table` (default `data.table`) for `score_date` (default today, UTC) and write both tables."""
+    data, config = settings.data, settings.scoring
+    source = input_table or data.table
+    day = score_date or dt.datetime.now(dt.UTC).date()
+    started = time.perf_counter()
+    with job_context(job="score", score_date=day.isoformat()), stage("score") as log:
+        propensity = load_model(settings, classifier.KIND, classifier_version)
+        segments = load_model(settings, segmenter.KIND, segmenter_version)
+        if propensity.threshold is None:
+            raise CustomerMLError(f"{propensity.name} version {propensity.version} has no threshold tag; retrain it")
+        rows = tables.read_table(spark, source)
+        if data.id_column not in rows.columns:
+            raise ConfigError(f"table {source} has no id column {data.id_column} (data.id_column)")
+        input_rows = log.count("input", rows.count())
+        if input_rows == 0:
+            raise CustomerMLError(f"table {source} is empty: nothing to score (nothing written)")
+        scored = score_frame(rows, propensity, segments, source)
+        scored = scored.withColumn(SCORE_DATE, F.lit(day)).cache()
+        deciles = _decile_bounds(scored)
+        out = scored.select(
+            F.col(quote(data.id_column)),
+            F.col(classifier.SCORE).alias("score"),
+            _decile(deciles).alias("score_decile"),
+            (F.col(classifier.SCORE) >= F.lit(propensity.threshold)).alias("predicted_positive"),
+            F.col(segmenter.SEGMENT_ID),
+            F.col(segmenter.SEGMENT_NAME),
+            F.lit(propensity.name).alias("classifier_model"),
+            F.lit(propensity.version).alias("classifier_version"),
+            F.lit(propensity.run_id).alias("classifier_run_id"),
+            F.lit(segments.name).alias("segmenter_model"),
+            F.lit(segments.version).alias("segmenter_version"),
+            F.lit(segments.run_id).alias("segmenter_run_id"),
+            F.lit(current_context()["run_id"]).alias("run_id"),
+            F.current_timestamp().alias("scored_at"),
+            F.col(SCORE_DATE),
+            *([classifier.label_expression(data, rows.schema).alias("_label")] if _has_label(settings, rows) else []),
+        ).cache()
+        written = log.count("scored", out.count())
+        if written != input_rows:
+            raise CustomerMLError(
+                f"scoring {source}: {written} rows scored for {input_rows} input rows; nothing written"
+            )
+        positives = log.count("predicted_positive", out.filter("predicted_positive").count())
+        partition = {SCORE_DATE: day}
+        scored_version = tables.write_table(
+            out.drop("_label"), config.scored_table, mode="overwrite_partitions", partition_values=partition
+        )
+        candidates = upgrade_candidates(out, settings, rows)
+        candidate_rows = log.count("candidates", candidates.count())
+        candidates_version = tables.write_table(
+            candidates, config.candidates_table, mode="overwrite_partitions", partition_values=partition
+        )
+        out.unpersist()
+        scored.unpersist()
+    return ScoreResult(
+        input_table=source,
+        score_date=day,
+        rows=written,
+        predicted_positive=positives,
+        candidates=candidate_rows,
+        classifier=f"{propensity.name} v{propensity.version}",
+        segmenter=f"{segments.name} v{segments.version}",
+        scored_version=scored_version,
+        candidates_version=candidates_version,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def score_frame(rows: DataFrame, propensity: LoadedModel, segments: LoadedModel, source: str) -> DataFrame:
+    """The rows with `score` (probability of the positive class), `segment_id` and `segment_name`.
+
+    Raises:
+        ConfigError: the table lacks a column a model needs, named, with the model and version.
+    """
+    columns = rows.columns
+    try:
+        with_score = propensity.model.transform(rows).select(
+            *[F.col(quote(c)) for c in columns],
+            vector_to_array(F.col(classifier.PROBABILITY)).getItem(1).alias(classifier.SCORE),
+        )
+        both = segments.model.transform(with_score).select(
+            *[F.col(quote(c)) for c in columns], classifier.SCORE, segmenter.SEGMENT_ID, segmenter.SEGMENT_NAME
+        )
+        both.schema  # noqa: B018 - analyse now: a missing column fails here, with its name
+    except AnalysisException as error:
+        message = str(error).splitlines()[0]
+        raise ConfigError(
+            f"table {source} cannot be scored by {propensity.name} v{propensity.version} / {segments.name} "
+            f"v{segments.version}: {message} (the table needs the columns the models were trained on)"
+        ) from None
+    return both
+
+
+def upgrade_candidates(out: DataFrame, settings: Settings, rows: DataFrame) -> DataFrame:
+    """Predicted positive and (when the table has the label) labelled negative, ranked by score."""
+    chosen = out.filter(F.col("predicted_positive"))
+    if _has_label(settings, rows):
+        chosen = chosen.filter(F.col("_label") == 0.0)  # an unknown (null) label is not a negative one
+    rank = F.row_number().over(
+        Window.partitionBy(SCORE_DATE).orderBy(F.col("score").desc(), quote(settings.data.id_column))
+    )
+    return chosen.select(
+        F.col(quote(settings.data.id_column)),
+        rank.alias("candidate_rank"),
+        "score",
+        "score_decile",
+        segmenter.SEGMENT_ID,
+        segmenter.SEGMENT_NAME,
+        "classifier_version",
+        "run_id",
+        SCORE_DATE,
+    )
+
+
+def _has_label(settings: Settings, rows: DataFrame) -> bool:
+    return settings.data.label is not None and settings.data.label.column in rows.columns
+
+
+def _decile_bounds(scored: DataFrame) -> list[float]:
+    """The 10th … 90th percentiles of the score (approximate, relative error 1e-4: one pass over the rows)."""
+    return scored.approxQuantile(classifier.SCORE, [i / 10 for i in range(1, 10)], 1e-4)
+
+
+def _decile(bounds: list[float]) -> F.Column:
+    """1 for the highest tenth of scores … 10 for the lowest."""
+    score = F.col(classifier.SCORE)
+    cases = F.when(score >= F.lit(bounds[8]), F.lit(1))
+    for decile in range(2, 10):  # decile 2 is score >= the 80th percentile … decile 9 >= the 10th
+        cases = cases.when(score >= F.lit(bounds[9 - decile]), F.lit(decile))
+    return cases.otherwise(F.lit(10)).cast("int")

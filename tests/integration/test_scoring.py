@@ -1,0 +1,167 @@
+"""score + sql end to end on the synthetic lake with registered champions: schema, idempotency, partitions,
+candidates against an independent computation, unseen categories and nulls, the SQL command, delta-rs interop."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import deltalake
+import pandas as pd
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from customer_ml import classifier, cli, lake, scoring, segmenter, tracking
+from customer_ml.errors import ConfigError
+from customer_ml.settings import Settings
+from tests.conftest import TEST_OVERRIDES, SyntheticLake
+
+pytestmark = pytest.mark.slow
+
+DAY = dt.date(2026, 10, 31)
+NEXT_DAY = dt.date(2026, 11, 30)
+COLUMNS = [
+    "customer_id",
+    "score",
+    "score_decile",
+    "predicted_positive",
+    "segment_id",
+    "segment_name",
+    "classifier_model",
+    "classifier_version",
+    "classifier_run_id",
+    "segmenter_model",
+    "segmenter_version",
+    "segmenter_run_id",
+    "run_id",
+    "scored_at",
+    "score_date",
+]
+
+
+@pytest.fixture
+def champions(spark: SparkSession, synthetic_lake: SyntheticLake) -> Settings:
+    """The synthetic lake with a champion classifier and segmenter (trained here when no earlier test did)."""
+    settings = synthetic_lake.settings
+    if tracking.champion_version(settings, "customer_ml_classifier") is None:
+        classifier.run(spark, settings)
+    if tracking.champion_version(settings, "customer_ml_segmenter") is None:
+        selection = settings.segmenter.selection.model_copy(update={"k": 4})
+        fixed = settings.segmenter.model_copy(update={"selection": selection, "stability": {"runs": 0}})
+        segmenter.run(spark, settings.model_copy(update={"segmenter": fixed}))
+    return settings
+
+
+def scored_rows(spark: SparkSession, day: dt.date):  # noqa: ANN201
+    return lake.read_table(spark, "scored_customers").filter(F.col("score_date") == F.lit(day))
+
+
+def test_scored_table_idempotent_partitions_and_candidates(spark: SparkSession, champions: Settings) -> None:
+    settings = champions
+    validated = lake.read_table(spark, "customers_validated")
+    result = scoring.run(spark, settings, score_date=DAY)
+
+    scored = lake.read_table(spark, "scored_customers")
+    assert scored.columns == COLUMNS
+    assert scored.count() == validated.count() == result.rows
+    assert scored.select("customer_id").distinct().count() == result.rows
+    assert scored.filter(F.col("score").isNull() | F.col("segment_id").isNull()).count() == 0
+    assert {r.score_decile for r in scored.select("score_decile").distinct().collect()} == set(range(1, 11))
+    threshold = float(
+        tracking.client(settings)
+        .get_model_version("customer_ml_classifier", scored.first()["classifier_version"])
+        .tags["threshold"]
+    )
+    assert scored.filter(F.col("predicted_positive") != (F.col("score") >= threshold)).count() == 0
+    # Decile 1 holds the highest tenth of scores.
+    by_decile = scored.groupBy("score_decile").agg(F.min("score").alias("lo"), F.count("*").alias("n")).toPandas()
+    by_decile = by_decile.sort_values("score_decile")
+    assert by_decile["lo"].is_monotonic_decreasing
+    assert by_decile["n"].between(0.09 * result.rows, 0.11 * result.rows).all()
+
+    # Candidates: exactly the labelled-negative rows predicted positive, computed here independently.
+    joined = scored.join(validated.select("customer_id", "is_affluent"), "customer_id").toPandas()
+    expected = set(joined[(joined["is_affluent"] == 0) & joined["predicted_positive"]]["customer_id"])
+    candidates = lake.read_table(spark, "upgrade_candidates").toPandas()
+    assert set(candidates["customer_id"]) == expected and len(candidates) == len(expected) == result.candidates
+    ranked = candidates.sort_values("candidate_rank")
+    assert ranked["candidate_rank"].tolist() == list(range(1, len(ranked) + 1))
+    assert ranked["score"].is_monotonic_decreasing
+
+    # Re-running the same date replaces that partition: the same rows, one partition, one replace commit.
+    before = lake.history(spark, "scored_customers")[0]["version"]
+    scoring.run(spark, settings, score_date=DAY)
+    again = lake.read_table(spark, "scored_customers")
+    drop = ("scored_at", "run_id")
+    assert_df_equality(again.drop(*drop), scored.drop(*drop), ignore_row_order=True)
+    assert again.select("score_date").distinct().count() == 1
+    latest = lake.history(spark, "scored_customers")[0]
+    assert latest["version"] == before + 1 and latest["mode"] == "overwrite_partitions"
+
+    # Another date adds a partition and leaves the first one as it was.
+    scoring.run(spark, settings, score_date=NEXT_DAY)
+    both = lake.read_table(spark, "scored_customers")
+    assert {r.score_date for r in both.select("score_date").distinct().collect()} == {DAY, NEXT_DAY}
+    assert_df_equality(scored_rows(spark, DAY).drop(*drop), scored.drop(*drop), ignore_row_order=True)
+
+    # Analysts' tools read the outputs without Spark.
+    for table in ("scored_customers", "upgrade_candidates", "segment_profiles"):
+        if lake.table_exists(spark, table):
+            local = deltalake.DeltaTable(lake.table_path(spark, table)).to_pandas()
+            assert len(local) == lake.read_table(spark, table).count()
+
+
+def test_any_table_with_the_feature_columns_unseen_categories_and_nulls(
+    spark: SparkSession, champions: Settings
+) -> None:
+    settings = champions.model_copy(
+        update={"tables": {**champions.tables, "holdout": champions.tables["customers"].model_copy(
+            update={"path": "holdout", "partition_by": []})}}
+    )
+    from customer_ml.session import bind_settings
+
+    bind_settings(spark, settings, engine="delta-rs")
+    rows = lake.read_table(spark, "customers_validated").limit(500).drop("is_affluent")
+    odd = rows.withColumn("region", F.when(F.col("age") % 2 == 0, F.lit("atlantis")).otherwise(F.lit(None)))
+    odd = odd.withColumn("savings_balance", F.lit(None).cast("double")).withColumn("occupation", F.lit(None))
+    lake.write_table(odd, "holdout", mode="overwrite")
+
+    result = scoring.run(spark, settings, input_table="holdout", score_date=dt.date(2026, 1, 1))
+    assert result.rows == 500
+    assert result.candidates == result.predicted_positive  # no label column: every predicted positive
+    out = scored_rows(spark, dt.date(2026, 1, 1))
+    assert out.count() == 500
+    assert out.filter(F.col("score").isNull() | F.col("segment_name").isNull()).count() == 0
+
+    missing = rows.drop("credit_limit")
+    lake.write_table(missing, "holdout", mode="overwrite", schema_mode="overwrite")
+    with pytest.raises(ConfigError, match="table holdout cannot be scored by customer_ml_classifier v.*credit_limit"):
+        scoring.run(spark, settings, input_table="holdout", score_date=dt.date(2026, 1, 2))
+
+
+def test_sql_command_prints_and_writes_csv(
+    spark: SparkSession, champions: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = champions
+    scoring.run(spark, settings, score_date=DAY)
+    base = ["--set", f"project.work_dir={settings.project.work_dir}", *sum((["--set", o] for o in TEST_OVERRIDES), [])]
+    query = "SELECT segment_id, customers, candidates FROM segment_summary WHERE score_date = DATE'2026-10-31'"
+    output = tmp_path / "summary.csv"
+    assert cli.main([*base, "sql", query + " ORDER BY segment_id", "--output", str(output)]) == 0
+    written = pd.read_csv(output)
+    scored = scored_rows(spark, DAY).toPandas()
+    candidates = lake.read_table(spark, "upgrade_candidates").filter(F.col("score_date") == F.lit(DAY)).toPandas()
+    expected_customers = scored.groupby("segment_id").size()
+    assert written["customers"].tolist() == expected_customers.sort_index().tolist()
+    expected_candidates = candidates.groupby("segment_id").size().reindex(expected_customers.index, fill_value=0)
+    assert written["candidates"].tolist() == expected_candidates.sort_index().tolist()
+
+    capsys.readouterr()
+    assert cli.main([*base, "sql", "SELECT count(*) AS n FROM top_candidates", "--limit", "5"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == ["n", str(min(len(candidates), settings.scoring.top_candidates))]
+
+    assert cli.main([*base, "sql", "SELECT nosuch FROM scored_customers"]) == 2
+    assert "SQL error" in capsys.readouterr().err
