@@ -174,3 +174,10 @@ def test_bad_modes_and_partitioning_are_named(spark: SparkSession, lake_settings
         lake.write_table(rows, "p", mode="append", partition_by=["id"])
     with pytest.raises(LakeError, match=r"partition column\(s\) \['month'\] are not in the data"):
         lake.write_table(rows, "t2", mode="overwrite", partition_by=["month"])
+
+
+def test_untyped_null_columns_are_refused_with_their_names(spark: SparkSession, lake_settings: Settings) -> None:
+    rows = spark.range(3).withColumn("nothing", F.lit(None))
+    with pytest.raises(SchemaMismatchError, match=r"columns \['nothing'\] have no type"):
+        lake.write_table(rows, "t", mode="overwrite")
+    assert not lake.table_exists(spark, "t")

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from customer_ml import classifier, cli, lake, scoring, segmenter, tracking
 from customer_ml.errors import ConfigError
-from customer_ml.settings import Settings
+from customer_ml.settings import Settings, StabilitySpec
 from tests.conftest import TEST_OVERRIDES, SyntheticLake
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def champions(spark: SparkSession, synthetic_lake: SyntheticLake) -> Settings:
         classifier.run(spark, settings)
     if tracking.champion_version(settings, "customer_ml_segmenter") is None:
         selection = settings.segmenter.selection.model_copy(update={"k": 4})
-        fixed = settings.segmenter.model_copy(update={"selection": selection, "stability": {"runs": 0}})
+        fixed = settings.segmenter.model_copy(update={"selection": selection, "stability": StabilitySpec(runs=0)})
         segmenter.run(spark, settings.model_copy(update={"segmenter": fixed}))
     return settings
 
@@ -117,15 +117,21 @@ def test_any_table_with_the_feature_columns_unseen_categories_and_nulls(
     spark: SparkSession, champions: Settings
 ) -> None:
     settings = champions.model_copy(
-        update={"tables": {**champions.tables, "holdout": champions.tables["customers"].model_copy(
-            update={"path": "holdout", "partition_by": []})}}
+        update={
+            "tables": {
+                **champions.tables,
+                "holdout": champions.tables["customers"].model_copy(update={"path": "holdout", "partition_by": []}),
+            }
+        }
     )
     from customer_ml.session import bind_settings
 
     bind_settings(spark, settings, engine="delta-rs")
     rows = lake.read_table(spark, "customers_validated").limit(500).drop("is_affluent")
     odd = rows.withColumn("region", F.when(F.col("age") % 2 == 0, F.lit("atlantis")).otherwise(F.lit(None)))
-    odd = odd.withColumn("savings_balance", F.lit(None).cast("double")).withColumn("occupation", F.lit(None))
+    odd = odd.withColumn("savings_balance", F.lit(None).cast("double")).withColumn(
+        "occupation", F.lit(None).cast("string")
+    )
     lake.write_table(odd, "holdout", mode="overwrite")
 
     result = scoring.run(spark, settings, input_table="holdout", score_date=dt.date(2026, 1, 1))

@@ -65,4 +65,4 @@ def test_planted_segments_are_found_named_and_registered(spark: SparkSession, sy
     assert again.silhouette == pytest.approx(result.silhouette)
     assert again.promotion.promoted  # same silhouette: not worse than the champion's by more than the margin
     versions = set(lake.read_table(spark, "segment_profiles").toPandas()["segmenter_version"])
-    assert versions == {result.version, again.version}
+    assert {result.version, again.version} <= versions

@@ -156,6 +156,12 @@ def write_table(
         raise LakeError(f"write_table({name!r}): mode must be one of {', '.join(WRITE_MODES)}, got {mode!r}")
     if schema_mode == "overwrite" and mode != "overwrite":
         raise SchemaMismatchError(f"write_table({name!r}): schema_mode='overwrite' needs mode='overwrite'")
+    untyped = [f.name for f in frame.schema.fields if isinstance(f.dataType, T.NullType)]
+    if untyped:
+        raise SchemaMismatchError(
+            f"write_table({name!r}): columns {untyped} have no type (a bare NULL); cast them, e.g. "
+            "F.lit(None).cast('string')"
+        )
     ref = table_ref(spark, name)
     engine = lake_engine(spark)
     exists = _exists(spark, ref)
