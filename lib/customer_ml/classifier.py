@@ -540,25 +540,11 @@ def _log_model(
     threshold: evaluation.Threshold,
     winner: CandidateResult,
 ) -> str:
-    import mlflow
-    from mlflow.models import infer_signature
-
     example = rows.drop(LABEL, settings.data.label.column).limit(5).toPandas()
     output = scored(model, rows.drop(LABEL).limit(5)).select(SCORE).toPandas()
-    info = mlflow.spark.log_model(
-        model,
-        "model",
-        registered_model_name=name,
-        signature=infer_signature(example, output),
-        pip_requirements=tracking.pip_requirements(),
-        metadata={"threshold": threshold.value, "threshold_method": threshold.method, "winner": winner.name},
-    )
-    version = str(info.registered_model_version)
-    registry = tracking.client(settings)
-    registry.set_model_version_tag(name, version, "threshold", repr(threshold.value))
-    registry.set_model_version_tag(name, version, "label", settings.data.label.column)
-    tracking.set_alias(settings, name, tracking.CHALLENGER, version)
-    return version
+    metadata = {"threshold": threshold.value, "threshold_method": threshold.method, "winner": winner.name}
+    tags = {"threshold": repr(threshold.value), "label": settings.data.label.column}
+    return tracking.log_and_register(model, settings, name, example, output, metadata, tags)
 
 
 def _champion_on(settings: Settings, name: str, version: str, test: DataFrame) -> tuple[float | None, str | None]:

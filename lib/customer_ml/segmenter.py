@@ -444,22 +444,9 @@ def _log_plots(
 
 
 def _log_model(model: PipelineModel, settings: Settings, name: str, rows: DataFrame, k: int) -> str:
-    import mlflow
-    from mlflow.models import infer_signature
-
     example = rows.limit(5).toPandas()
     output = model.transform(rows.limit(5)).select(SEGMENT_ID, SEGMENT_NAME).toPandas()
-    info = mlflow.spark.log_model(
-        model,
-        "model",
-        registered_model_name=name,
-        signature=infer_signature(example, output),
-        pip_requirements=tracking.pip_requirements(),
-        metadata={"k": k},
-    )
-    version = str(info.registered_model_version)
-    tracking.set_alias(settings, name, tracking.CHALLENGER, version)
-    return version
+    return tracking.log_and_register(model, settings, name, example, output, {"k": k})
 
 
 def _champion_silhouette(

@@ -117,6 +117,36 @@ def pip_requirements() -> list[str]:
     return pins
 
 
+def log_and_register(
+    model: Any,
+    settings: Settings,
+    name: str,
+    example: Any,
+    output: Any,
+    metadata: Mapping[str, Any],
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """Log a fitted Spark PipelineModel in the active run (signature from an input and output example, pinned
+    requirements), register it as a new version of `name` with `tags`, point `challenger` at it; the version."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    info = mlflow.spark.log_model(
+        model,
+        "model",
+        registered_model_name=name,
+        signature=infer_signature(example, output),
+        pip_requirements=pip_requirements(),
+        metadata=dict(metadata),
+    )
+    version = str(info.registered_model_version)
+    registry = client(settings)
+    for key, value in (tags or {}).items():
+        registry.set_model_version_tag(name, version, key, value)
+    set_alias(settings, name, CHALLENGER, version)
+    return version
+
+
 def champion_version(settings: Settings, name: str) -> str | None:
     """The version the `champion` alias points to, or None when there is none."""
     from mlflow.exceptions import MlflowException
