@@ -97,8 +97,27 @@ def run(
         input_rows = log.count("input", rows.count())
         if input_rows == 0:
             raise CustomerMLError(f"table {source} is empty: nothing to score (nothing written)")
-        scored = score_frame(rows, propensity, segments, source)
-        scored = scored.withColumn(SCORE_DATE, F.lit(day)).cache()
+        # One pass through both models into a narrow cache; the deciles and both writes read the cache.
+        scored = (
+            score_frame(rows, propensity, segments, source)
+            .select(
+                F.col(quote(data.id_column)),
+                F.col(classifier.SCORE),
+                F.col(segmenter.SEGMENT_ID),
+                F.col(segmenter.SEGMENT_NAME),
+                *(
+                    [classifier.label_expression(data, rows.schema).alias("_label")]
+                    if _has_label(settings, rows)
+                    else []
+                ),
+            )
+            .cache()
+        )
+        written = log.count("scored", scored.count())
+        if written != input_rows:
+            raise CustomerMLError(
+                f"scoring {source}: {written} rows scored for {input_rows} input rows; nothing written"
+            )
         deciles = _decile_bounds(scored)
         out = scored.select(
             F.col(quote(data.id_column)),
@@ -115,14 +134,9 @@ def run(
             F.lit(segments.run_id).alias("segmenter_run_id"),
             F.lit(current_context()["run_id"]).alias("run_id"),
             F.current_timestamp().alias("scored_at"),
-            F.col(SCORE_DATE),
-            *([classifier.label_expression(data, rows.schema).alias("_label")] if _has_label(settings, rows) else []),
-        ).cache()
-        written = log.count("scored", out.count())
-        if written != input_rows:
-            raise CustomerMLError(
-                f"scoring {source}: {written} rows scored for {input_rows} input rows; nothing written"
-            )
+            F.lit(day).alias(SCORE_DATE),
+            *([F.col("_label")] if _has_label(settings, rows) else []),
+        )
         positives = log.count("predicted_positive", out.filter("predicted_positive").count())
         partition = {SCORE_DATE: day}
         scored_version = tables.write_table(
@@ -133,7 +147,6 @@ def run(
         candidates_version = tables.write_table(
             candidates, config.candidates_table, mode="overwrite_partitions", partition_values=partition
         )
-        out.unpersist()
         scored.unpersist()
     return ScoreResult(
         input_table=source,
