@@ -98,9 +98,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
         ref = tables.table_ref(spark, source)
         location = ref.location or ref.catalog_name or source
         marked = mark_split(rows, config, data.id_column)
-        train, validation, test = (
-            marked.filter(F.col(SPLIT) == n).drop(SPLIT) for n in ("train", "validation", "test")
-        )
+        train, validation, test = _parts(marked)
         tally = marked.groupBy(SPLIT, LABEL).count().collect()  # one job for every count the stage needs
         counts = {
             n: log.count(n, sum(r["count"] for r in tally if r[SPLIT] == n)) for n in ("train", "validation", "test")
@@ -164,9 +162,8 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
                         champion,
                     )
                 tracking.record_promotion(settings, name, version, decision, "test_pr_auc")
-        for frame in prepared.values():
+        for frame in [*prepared.values(), marked, rows]:
             frame.unpersist()
-        rows.unpersist()
     return TrainResult(
         run_id=run_id,
         model_name=name,
@@ -202,7 +199,10 @@ def label_expression(data: DataSpec, schema: T.StructType) -> F.Column:
 
 def split(rows: DataFrame, config: ClassifierSettings, id_column: str) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Stratified train / validation / test frames (see `mark_split`)."""
-    marked = mark_split(rows, config, id_column)
+    return _parts(mark_split(rows, config, id_column))
+
+
+def _parts(marked: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
     return tuple(marked.filter(F.col(SPLIT) == name).drop(SPLIT) for name in ("train", "validation", "test"))
 
 
