@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from pyspark.sql import types as T
 
 from customer_ml import lake
 from customer_ml.errors import LakeError, SchemaMismatchError
+from customer_ml.lake import delta_rs
 from customer_ml.settings import Settings
 
 SCHEMA = "id long, amount double, part string"
@@ -133,6 +135,30 @@ def test_a_task_failing_midway_leaves_the_previous_version(spark: SparkSession, 
     assert_df_equality(lake.read_table(spark, "t"), frame(spark, [(1, 1.0, "a")]))
     assert data_files(spark, "t") == files_before  # the successful tasks' files were deleted by abort
     assert not list(Path(lake.table_path(spark, "t"), "_customer_ml_staging").glob("*.json"))
+
+
+def test_the_sweep_after_a_failed_write_waits_for_its_straggling_tasks(spark: SparkSession, tmp_path: Path) -> None:
+    # A task still finishing its file when the job fails must end before its files are swept (a CI failure).
+    marker, tag = tmp_path / "straggler-done", "customer_ml-write-straggler-test"
+
+    def straggle(rows):
+        time.sleep(3)
+        marker.touch()
+        yield from rows
+
+    def run_job() -> None:
+        spark.sparkContext.addJobTag(tag)
+        spark.sparkContext.parallelize([1], 1).mapPartitions(straggle).count()
+
+    job = threading.Thread(target=run_job)
+    job.start()
+    tracker = spark.sparkContext._jsc.sc().statusTracker()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not list(tracker.getJobIdsForTag(tag)):
+        time.sleep(0.05)
+    delta_rs._wait_for_tasks(spark, tag)
+    assert marker.exists(), "the wait returned while the tagged job's task was still running"
+    job.join()
 
 
 def test_two_concurrent_appends_both_land(spark: SparkSession, lake_settings: Settings) -> None:

@@ -107,10 +107,14 @@ def write(frame: DataFrame, plan: WritePlan, *, target_file_rows: int) -> int:
         "allowed_partitions": json.dumps(allowed),
         "target_file_rows": str(target_file_rows),
     }
-    _register_sink(frame.sparkSession)
+    spark = frame.sparkSession
+    _register_sink(spark)
+    tag = f"customer_ml-write-{write_id}"
+    spark.sparkContext.addJobTag(tag)
     try:
         frame.write.format(arrow_sink.FORMAT_NAME).mode("append").options(**sink_options).save()
     except Exception as error:
+        _wait_for_tasks(spark, tag)
         _delete_orphans(location, write_id)
         if arrow_sink.PartitionOutsideTargetError.__name__ in str(error):
             raise LakeError(
@@ -118,6 +122,8 @@ def write(frame: DataFrame, plan: WritePlan, *, target_file_rows: int) -> int:
                 f"{plan.partition_values}; filter the data or widen partition_values"
             ) from None
         raise
+    finally:
+        spark.sparkContext.removeJobTag(tag)
     adds = _read_manifest(manifest)
     try:
         version = _commit(plan, adds)
@@ -312,6 +318,30 @@ def _read_manifest(manifest: str) -> list[dict[str, Any]]:
 def _remove(manifest: str) -> None:
     filesystem, path = arrow_sink._filesystem(manifest)
     arrow_sink._delete(filesystem, path)
+
+
+def _wait_for_tasks(spark: SparkSession, tag: str, timeout_s: float = 60.0) -> None:
+    """Wait until the jobs tagged `tag` have ended and none of their tasks is still running.
+
+    When one task fails, Spark fails the job at once while the other tasks are only asked to stop: a task that
+    was already closing its files finishes them after `save()` has raised, and its result is dropped. Sweeping
+    before those tasks end would leave their files behind (seen in CI). The status store is fed by the listener
+    bus, so the job's end is awaited first: by then the store holds every task that started.
+    """
+    try:
+        tracker = spark.sparkContext.statusTracker()
+        jobs = list(spark.sparkContext._jsc.sc().statusTracker().getJobIdsForTag(tag))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            infos = [tracker.getJobInfo(j) for j in jobs]
+            ended = all(info is None or str(info.status) != "RUNNING" for info in infos)
+            stages = [tracker.getStageInfo(s) for info in infos if info is not None for s in info.stageIds]
+            if ended and not any(stage is not None and stage.numActiveTasks > 0 for stage in stages):
+                return
+            time.sleep(0.1)
+        logger.warning("%s: tasks still running after %.0f s; sweeping their files anyway", tag, timeout_s)
+    except Exception as error:  # the sweep must never hide the write's own error
+        logger.warning("%s: could not wait for the failed write's tasks (%s)", tag, error)
 
 
 def _delete_orphans(location: str, write_id: str) -> None:
