@@ -7,8 +7,8 @@ Generates the base (not timed), splits and builds features with the library (not
 fit of each engine on the same weighted train rows and scores the same test rows:
   gbt-spark-defaults  GBTClassifier with Spark's defaults (20 trees, depth 5, no subsampling, no node-id cache);
   gbt-tuned           GBTClassifier with our defaults (classifier.GBT_DEFAULTS);
-  xgboost-spark       SparkXGBClassifier with the conf defaults (200 trees, depth 4), one worker per core;
-  lightgbm            LightGBM on the driver (pandas, 200 trees, num_leaves 31, all cores).
+  xgboost-spark       SparkXGBClassifier with our defaults (200 trees, depth 4, max_bin 64), one worker per core;
+  lightgbm            LightGBM on the driver (pandas, 200 trees, num_leaves 31, its default max_bin 255, all cores).
 Goal: the best Spark engine trains in <= 3x LightGBM's time with ROC AUC >= LightGBM's - 0.005.
 """
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from pyspark.errors import AnalysisException
 from pyspark.ml import PipelineModel
-from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
@@ -47,6 +46,7 @@ class LoadedModel:
 @dataclass
 class ScoreResult:
     input_table: str
+    input_version: int
     score_date: dt.date
     rows: int
     predicted_positive: int
@@ -91,9 +91,7 @@ def run(
         segments = load_model(settings, segmenter.KIND, segmenter_version)
         if propensity.threshold is None:
             raise CustomerMLError(f"{propensity.name} version {propensity.version} has no threshold tag; retrain it")
-        rows = tables.read_table(spark, source)
-        if data.id_column not in rows.columns:
-            raise ConfigError(f"table {source} has no id column {data.id_column} (data.id_column)")
+        rows, input_version = tables.read_snapshot(spark, source, required={data.id_column: "data.id_column"})
         input_rows = log.count("input", rows.count())
         if input_rows == 0:
             raise CustomerMLError(f"table {source} is empty: nothing to score (nothing written)")
@@ -139,17 +137,19 @@ def run(
         )
         positives = log.count("predicted_positive", out.filter("predicted_positive").count())
         partition = {SCORE_DATE: day}
-        scored_version = tables.write_table(
-            out.drop("_label"), config.scored_table, mode="overwrite_partitions", partition_values=partition
-        )
-        candidates = upgrade_candidates(out, settings, rows)
-        candidate_rows = log.count("candidates", candidates.count())
-        candidates_version = tables.write_table(
-            candidates, config.candidates_table, mode="overwrite_partitions", partition_values=partition
-        )
+        with job_context(input_table=source, input_version=input_version):  # into both commits' metadata
+            scored_version = tables.write_table(
+                out.drop("_label"), config.scored_table, mode="overwrite_partitions", partition_values=partition
+            )
+            candidates = upgrade_candidates(out, settings, rows)
+            candidate_rows = log.count("candidates", candidates.count())
+            candidates_version = tables.write_table(
+                candidates, config.candidates_table, mode="overwrite_partitions", partition_values=partition
+            )
         scored.unpersist()
     return ScoreResult(
         input_table=source,
+        input_version=input_version,
         score_date=day,
         rows=written,
         predicted_positive=positives,
@@ -172,7 +172,7 @@ def score_frame(rows: DataFrame, propensity: LoadedModel, segments: LoadedModel,
     try:
         with_score = propensity.model.transform(rows).select(
             *[F.col(quote(c)) for c in columns],
-            vector_to_array(F.col(classifier.PROBABILITY)).getItem(1).alias(classifier.SCORE),
+            classifier.score_expression().alias(classifier.SCORE),
         )
         both = segments.model.transform(with_score).select(
             *[F.col(quote(c)) for c in columns], classifier.SCORE, segmenter.SEGMENT_ID, segmenter.SEGMENT_NAME

@@ -83,10 +83,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
     spec = config.features.model_copy(update={"scale": True})
     started = time.perf_counter()
     with job_context(job="train-segmenter"), stage("train-segmenter") as log:
-        rows = tables.read_table(spark, source)
-        input_version = int(tables.history(spark, source, limit=1)[0]["version"])
-        if data.id_column not in rows.columns:
-            raise ConfigError(f"id column {data.id_column} (data.id_column) is not in table {source}")
+        rows, input_version = tables.read_snapshot(spark, source, required={data.id_column: "data.id_column"})
         exclude = [data.id_column] + ([data.label.column] if data.label else [])
         profile = features.profile_features(rows, spec, exclude, seed=config.seed)
         pipeline = features.build_feature_pipeline(spec, rows.schema, profile, exclude)
@@ -134,7 +131,11 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
                 with tempfile.TemporaryDirectory() as folder:
                     _log_plots(Path(folder), scan, sample, kmeans, order, names, profiles)
                 version = _log_model(model, settings, name, rows, scan.chosen)
-                champion_silhouette, champion = _champion_silhouette(settings, name, version, rows, sample, data)
+                same_rows = rows.join(sample.select(data.id_column), data.id_column)
+                evaluator = ClusteringEvaluator(featuresCol=features.FEATURES, predictionCol="prediction")
+                champion_silhouette, champion = tracking.champion_figure(
+                    settings, name, version, lambda old: evaluator.evaluate(old.transform(same_rows))
+                )
                 decision = decide(silhouette, stability, champion_silhouette, champion, config)
                 tracking.record_promotion(settings, name, version, decision, "silhouette")
                 _write_profiles(spark, config.profiles_table, profiles, names, name, version, run_id)
@@ -327,10 +328,6 @@ def decide(
     if stability is not None and stability < config.stability.min_ari:
         reason = f"stability {stability:.3f} < min_ari {config.stability.min_ari}"
         return tracking.Promotion(False, reason, silhouette, champion_silhouette, champion)
-    if champion is not None and champion_silhouette is None:
-        return tracking.Promotion(
-            False, f"champion version {champion} could not be evaluated", silhouette, None, champion
-        )
     # "not worse by more than the margin" is "beats by at least -margin".
     return tracking.decide_promotion(silhouette, champion_silhouette, -config.promotion.silhouette_margin, champion)
 
@@ -447,25 +444,6 @@ def _log_model(model: PipelineModel, settings: Settings, name: str, rows: DataFr
     example = rows.limit(5).toPandas()
     output = model.transform(rows.limit(5)).select(SEGMENT_ID, SEGMENT_NAME).toPandas()
     return tracking.log_and_register(model, settings, name, example, output, {"k": k})
-
-
-def _champion_silhouette(
-    settings: Settings, name: str, version: str, rows: DataFrame, sample: DataFrame, data
-) -> tuple[float | None, str | None]:  # noqa: ANN001
-    """The champion's silhouette on the same sample rows (each model in its own feature space)."""
-    import mlflow
-
-    champion = tracking.champion_version(settings, name)
-    if champion is None or champion == version:
-        return None, None
-    try:
-        model = mlflow.spark.load_model(f"models:/{name}/{champion}")
-        same_rows = rows.join(sample.select(data.id_column), data.id_column)
-        evaluator = ClusteringEvaluator(featuresCol=features.FEATURES, predictionCol="prediction")
-        return float(evaluator.evaluate(model.transform(same_rows))), champion
-    except Exception as error:  # noqa: BLE001 - a champion that cannot be evaluated is kept, and logged
-        logger.warning("champion %s version %s cannot be evaluated: %s", name, champion, error)
-        return None, champion
 
 
 def _write_profiles(

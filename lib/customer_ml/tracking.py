@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,7 +191,11 @@ def decide_promotion(
     challenger: float, champion: float | None, margin: float, champion_version: str | None
 ) -> Promotion:
     """The gate: promote when there is no champion, or when the challenger's figure beats the champion's by at
-    least `margin` (figures where higher is better, computed on the same rows)."""
+    least `margin` (figures where higher is better, computed on the same rows). A champion without a figure (it
+    could not be evaluated, see `champion_figure`) is kept."""
+    if champion is None and champion_version is not None:
+        reason = f"champion version {champion_version} could not be evaluated on the same rows"
+        return Promotion(False, reason, challenger, None, champion_version)
     if champion is None:
         return Promotion(True, "no champion yet", challenger, None, champion_version)
     if challenger - champion >= margin:
@@ -199,6 +203,26 @@ def decide_promotion(
         return Promotion(True, reason, challenger, champion, champion_version)
     reason = f"challenger {challenger:.4f} < champion {champion:.4f} + margin {margin}"
     return Promotion(False, reason, challenger, champion, champion_version)
+
+
+def champion_figure(
+    settings: Settings, name: str, version: str, evaluate: Callable[[Any], float]
+) -> tuple[float | None, str | None]:
+    """The current champion of `name` loaded and measured by `evaluate(model)`, for the promotion gate.
+
+    Returns (None, None) without a champion (or when `version` is it), (None, champion) when the champion cannot
+    be loaded or evaluated (e.g. it was trained on other columns): the gate then keeps it, and the error is logged.
+    """
+    import mlflow
+
+    champion = champion_version(settings, name)
+    if champion is None or champion == version:
+        return None, None
+    try:
+        return float(evaluate(mlflow.spark.load_model(f"models:/{name}/{champion}"))), champion
+    except Exception as error:  # noqa: BLE001 - any failure of the old model keeps it, and is logged
+        logger.warning("champion %s version %s cannot be evaluated: %s", name, champion, error)
+        return None, champion
 
 
 def record_promotion(settings: Settings, name: str, version: str, decision: Promotion, metric: str) -> None:

@@ -75,6 +75,17 @@ def test_scored_table_idempotent_partitions_and_candidates(spark: SparkSession, 
         .tags["threshold"]
     )
     assert scored.filter(F.col("predicted_positive") != (F.col("score") >= threshold)).count() == 0
+    # On the training run's test rows, the stored flags give exactly the confusion matrix that run logged.
+    run = tracking.client(settings).get_run(scored.first()["classifier_run_id"]).data
+    assert run.params["classifier.split.seed"] == str(settings.classifier.split.seed)
+    labelled = validated.withColumn(classifier.LABEL, classifier.label_expression(settings.data, validated.schema))
+    test_rows = classifier.split(labelled, settings.classifier, "customer_id")[2]
+    test_rows = test_rows.select("customer_id", classifier.LABEL)
+    flags = scored.join(test_rows, "customer_id").groupBy("predicted_positive", classifier.LABEL).count().collect()
+    found = {(r.predicted_positive, r[classifier.LABEL]): r["count"] for r in flags}
+    assert found.get((True, 1.0), 0) == run.metrics["test_tp"]
+    assert found.get((True, 0.0), 0) == run.metrics["test_fp"]
+    assert found.get((False, 1.0), 0) == run.metrics["test_fn"]
     # Decile 1 holds the highest tenth of scores.
     by_decile = scored.groupBy("score_decile").agg(F.min("score").alias("lo"), F.count("*").alias("n")).toPandas()
     by_decile = by_decile.sort_values("score_decile")
@@ -99,6 +110,9 @@ def test_scored_table_idempotent_partitions_and_candidates(spark: SparkSession, 
     assert again.select("score_date").distinct().count() == 1
     latest = lake.history(spark, "scored_customers")[0]
     assert latest["version"] == before + 1 and latest["mode"] == "overwrite_partitions"
+    validated_version = lake.history(spark, "customers_validated")[0]["version"]
+    assert latest["info"]["customer_ml.input_table"] == "customers_validated"
+    assert latest["info"]["customer_ml.input_version"] == str(validated_version) == str(result.input_version)
 
     # Another date adds a partition and leaves the first one as it was.
     scoring.run(spark, settings, score_date=NEXT_DAY)

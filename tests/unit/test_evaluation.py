@@ -92,3 +92,6 @@ def test_promotion_gate_both_ways() -> None:
     assert not not_enough.promoted and "<" in not_enough.reason
     worse = decide_promotion(0.55, 0.60, 0.0, "3")
     assert not worse.promoted
+    unmeasured = decide_promotion(0.99, None, -1.0, "3")  # the champion could not be evaluated: it is kept
+    assert not unmeasured.promoted and unmeasured.champion_version == "3"
+    assert "could not be evaluated" in unmeasured.reason

@@ -16,7 +16,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from customer_ml.errors import LakeError, SchemaMismatchError, TableNotFoundError
+from customer_ml.errors import ConfigError, LakeError, SchemaMismatchError, TableNotFoundError
 from customer_ml.lake import delta_rs, native
 from customer_ml.lake.schema import conform, enforce_schema
 from customer_ml.logs import current_context
@@ -122,6 +122,33 @@ def read_table(
     except delta_rs.TableNotFoundError:
         raise TableNotFoundError(f"table '{name}' does not exist at {ref.location}") from None
     return delta_rs.read(spark, table, name)
+
+
+def read_snapshot(
+    spark: SparkSession, name: str, *, required: Mapping[str, str] | None = None
+) -> tuple[DataFrame, int]:
+    """The table's latest version, pinned: (its rows at that version, the version), so that what a job records as
+    its input (runs, results, commit metadata) is exactly what it read, even if a write lands meanwhile.
+
+    Args:
+        required: columns the caller needs, each with the setting that names it (e.g. {"cust_id":
+            "data.id_column"}); a missing one fails before any work, naming the table, column and setting.
+
+    Raises:
+        TableNotFoundError: the table does not exist yet.
+        ConfigError: a required column is missing.
+    """
+    if not table_exists(spark, name):
+        read_table(spark, name)  # raises TableNotFoundError, worded for the table
+    version = int(history(spark, name, limit=1)[0]["version"])
+    frame = read_table(spark, name, version=version)
+    for column, setting in (required or {}).items():
+        if column not in frame.columns:
+            raise ConfigError(
+                f"table {name} has no column {column} ({setting}); set {setting} to one of its columns "
+                f"({', '.join(frame.columns)})"
+            )
+    return frame, version
 
 
 def write_table(

@@ -67,8 +67,7 @@ def run(spark: SparkSession, settings: Settings, table: str) -> ValidationReport
         )
     run_id = uuid.uuid4().hex
     with stage("validate") as record, job_context(run_id=run_id):
-        frame = lake.read_table(spark, table)
-        version = lake.history(spark, table, limit=1)[0]["version"]
+        frame, version = lake.read_snapshot(spark, table)
         problems = rules.schema_differences(frame, suite)
         if problems:
             raise ValidationError(f"table {table} does not have the schema its suite requires: {'; '.join(problems)}")
