@@ -117,7 +117,10 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
         )
         profile_columns = [c for c in profile.numeric if c in rows.columns or c in spec.derived]
         profiled = features.derive(profiled, spec) if spec.derived else profiled
+        # The profiles aggregate twice (per segment, population): cache the join's narrow result once.
+        profiled = profiled.select(SEGMENT_ID, *[F.col(features.quote(c)) for c in profile_columns]).cache()
         profiles = segment_profiles(profiled, SEGMENT_ID, profile_columns)
+        profiled.unpersist()
         names = name_segments(profiles, config)
         model = PipelineModel(stages=[*feature_model.stages, kmeans, _label_stage(order, names)])
         silhouette = scan.silhouette[scan.ks.index(scan.chosen)]
