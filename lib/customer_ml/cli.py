@@ -264,7 +264,8 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
         segmenter_version=args.segmenter_version,
     )
     sys.stdout.write(
-        f"scored {result.rows:,} customers of {result.input_table} for {result.score_date} with {result.classifier} "
+        f"scored {result.rows:,} customers of {result.input_table} (version {result.input_version}) for "
+        f"{result.score_date} with {result.classifier} "
         f"and {result.segmenter} in {result.seconds:.1f} s: {result.predicted_positive:,} predicted positive, "
         f"{result.candidates:,} upgrade candidates\n"
         f"  {settings.scoring.scored_table} version {result.scored_version}, "

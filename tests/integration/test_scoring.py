@@ -128,7 +128,7 @@ def test_scored_table_idempotent_partitions_and_candidates(spark: SparkSession, 
 
 
 def test_any_table_with_the_feature_columns_unseen_categories_and_nulls(
-    spark: SparkSession, champions: Settings
+    spark: SparkSession, champions: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = champions.model_copy(
         update={
@@ -148,11 +148,17 @@ def test_any_table_with_the_feature_columns_unseen_categories_and_nulls(
     )
     lake.write_table(odd, "holdout", mode="overwrite")
 
-    result = scoring.run(spark, settings, input_table="holdout", score_date=dt.date(2026, 1, 1))
-    assert result.rows == 500
-    assert result.candidates == result.predicted_positive  # no label column: every predicted positive
+    # The command users run: `customer-ml score --input-table holdout` with the table described in conf (--set).
+    base = ["--set", f"project.work_dir={settings.project.work_dir}", *sum((["--set", o] for o in TEST_OVERRIDES), [])]
+    command = [*base, "--set", "tables.holdout.path=holdout", "score", "--input-table", "holdout"]
+    assert cli.main([*command, "--score-date", "2026-01-01"]) == 0
+    printed = capsys.readouterr().out
+    assert "scored 500 customers of holdout (version 0) for 2026-01-01" in printed
+    bind_settings(spark, settings, engine="delta-rs")
     out = scored_rows(spark, dt.date(2026, 1, 1))
     assert out.count() == 500
+    predicted = out.filter("predicted_positive").count()
+    assert f"{predicted:,} predicted positive, {predicted:,} upgrade candidates" in printed  # no label column
     assert out.filter(F.col("score").isNull() | F.col("segment_name").isNull()).count() == 0
 
     missing = rows.drop("credit_limit")
