@@ -147,8 +147,9 @@ def test_register_views_exposes_tables_to_sql(spark: SparkSession, lake_settings
 
 
 def test_missing_and_unconfigured_tables_are_named(spark: SparkSession, lake_settings: Settings) -> None:
-    with pytest.raises(TableNotFoundError, match=r"table 't2' does not exist at .*t2; run the stage"):
-        lake.read_table(spark, "t2")
+    for read in (lake.read_table, lake.read_snapshot, lake.history):
+        with pytest.raises(TableNotFoundError, match=r"table 't2' does not exist at .*t2; run the stage"):
+            read(spark, "t2")
     with pytest.raises(LakeError, match=r"table 'nope' is not configured; add tables.nope.path"):
         lake.read_table(spark, "nope")
 

@@ -88,6 +88,12 @@ def table_exists(spark: SparkSession, name: str) -> bool:
     return _exists(spark, table_ref(spark, name))
 
 
+def _not_found(name: str, ref: TableRef) -> TableNotFoundError:
+    return TableNotFoundError(
+        f"table '{name}' does not exist at {ref.location or ref.catalog_name}; run the stage that writes it first"
+    )
+
+
 def _exists(spark: SparkSession, ref: TableRef) -> bool:
     if lake_engine(spark) == "spark":
         return native.exists(spark, ref.location, ref.catalog_name)
@@ -112,9 +118,7 @@ def read_table(
         raise LakeError(f"read_table({name!r}): give version or timestamp, not both")
     ref = table_ref(spark, name)
     if not _exists(spark, ref):
-        raise TableNotFoundError(
-            f"table '{name}' does not exist at {ref.location or ref.catalog_name}; run the stage that writes it first"
-        )
+        raise _not_found(name, ref)
     if lake_engine(spark) == "spark":
         return native.read(spark, ref.location, ref.catalog_name, version=version, timestamp=timestamp)
     try:
@@ -138,8 +142,6 @@ def read_snapshot(
         TableNotFoundError: the table does not exist yet.
         ConfigError: a required column is missing.
     """
-    if not table_exists(spark, name):
-        read_table(spark, name)  # raises TableNotFoundError, worded for the table
     version = int(history(spark, name, limit=1)[0]["version"])
     frame = read_table(spark, name, version=version)
     for column, setting in (required or {}).items():
@@ -230,7 +232,7 @@ def history(spark: SparkSession, name: str, limit: int | None = None) -> list[di
     `info`, every `customer_ml.*` field the commit recorded (e.g. figures a stage stored with the table)."""
     ref = table_ref(spark, name)
     if not _exists(spark, ref):
-        raise TableNotFoundError(f"table '{name}' does not exist at {ref.location or ref.catalog_name}")
+        raise _not_found(name, ref)
     if lake_engine(spark) == "spark":
         raw = native.history(spark, ref.location, ref.catalog_name, limit)
     else:
