@@ -167,7 +167,19 @@ def merge(frame: DataFrame, plan: WritePlan, *, keys: Sequence[str]) -> int:
 
 
 def history(location: str, limit: int | None = None) -> list[dict[str, Any]]:
-    return DeltaTable(location).history(limit)
+    """The commits, newest first, each timestamped as time travel sees it: the commit file's modification time.
+
+    The commitInfo timestamp is taken before the file is written and can be a millisecond earlier, so reading
+    "as of" it could return the previous version (a flaky time-travel test showed it). Delta Spark's history
+    reports the file time too. A commit whose file is gone (log cleanup) keeps its commitInfo timestamp.
+    """
+    entries = DeltaTable(location).history(limit)
+    filesystem, root = arrow_sink._filesystem(location.rstrip("/"))
+    paths = [f"{root}/_delta_log/{int(entry['version']):020d}.json" for entry in entries]
+    for entry, info in zip(entries, filesystem.get_file_info(paths), strict=True):
+        if info.type == pafs.FileType.File and info.mtime_ns is not None:
+            entry["timestamp"] = info.mtime_ns // 1_000_000
+    return entries
 
 
 def _commit(plan: WritePlan, adds: list[dict[str, Any]]) -> int:
