@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from customer_ml.config import load_settings
+from customer_ml.config import EXAMPLE_OVERLAY, load_settings
 from customer_ml.session import bind_settings, get_spark
 from customer_ml.settings import Settings
 
@@ -17,12 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 TEST_OVERRIDES = ("spark.master=local[2]", "spark.shuffle_partitions=2", "spark.driver_memory=2g")
 
 
-def make_settings(work_dir: Path, *overrides: str) -> Settings:
-    """The repo's local configuration with everything under `work_dir` and the test session's Spark settings."""
+def make_settings(work_dir: Path, *overrides: str, overlays: tuple[str | Path, ...] = (EXAMPLE_OVERLAY,)) -> Settings:
+    """The repo's local configuration with the example (synthetic retail bank) overlay, everything under
+    `work_dir` and the test session's Spark settings. `overlays=()` gives the product's bare defaults."""
     return load_settings(
         "local",
         conf_dir=REPO / "conf",
         overrides=(f"project.work_dir={work_dir}", *TEST_OVERRIDES, *overrides),
+        overlays=overlays,
     )
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from customer_ml.config import DEFAULT_ENV, load_settings, masked, to_yaml
+from customer_ml.config import DEFAULT_ENV, EXAMPLE_OVERLAY, OVERLAY_VARIABLE, load_settings, masked, to_yaml
 from customer_ml.errors import CustomerMLError
 from customer_ml.logs import configure_logging
 from customer_ml.settings import Settings
@@ -23,22 +23,12 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's parser; the jobs/ entry points parse their arguments with it too."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--env", default=argparse.SUPPRESS, help=f"configuration overlay (default {DEFAULT_ENV})")
-    common.add_argument("--conf-dir", default=argparse.SUPPRESS, help="configuration folder holding base/ and <env>/")
-    common.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=argparse.SUPPRESS,
-        metavar="KEY=VALUE",
-        help="override one setting, e.g. --set spark.master=local[2] (repeatable; values are YAML)",
-    )
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+    common = _common_options(suffix="")
+    top = _common_options(suffix=_BEFORE)
 
     parser = argparse.ArgumentParser(
         prog="customer-ml",
-        parents=[common],
+        parents=[top],
         description="Customer propensity, segmentation and scoring on Delta Lake.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -107,16 +97,82 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_BEFORE = "_before_command"
+_LISTS = ("overrides", "overlays")
+_SINGLES = ("env", "conf_dir", "verbose")
+
+
+def _common_options(suffix: str) -> argparse.ArgumentParser:
+    """The global options, accepted before and after the command. Before it they land in `<dest><suffix>` (a
+    subcommand's own values would otherwise replace them); `parse_args` then merges both sides."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--env", dest="env" + suffix, default=argparse.SUPPRESS, help=f"configuration overlay (default {DEFAULT_ENV})"
+    )
+    common.add_argument(
+        "--conf-dir",
+        dest="conf_dir" + suffix,
+        default=argparse.SUPPRESS,
+        help="configuration folder holding base/ and <env>/",
+    )
+    common.add_argument(
+        "--overlay",
+        dest="overlays" + suffix,
+        action="append",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="your dataset's YAML overlay (a file or folder, e.g. one `customer-ml init` wrote), applied after the "
+        f"env (repeatable; also ${OVERLAY_VARIABLE})",
+    )
+    common.add_argument(
+        "--set",
+        dest="overrides" + suffix,
+        action="append",
+        default=argparse.SUPPRESS,
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set spark.master=local[2] (repeatable; values are YAML)",
+    )
+    common.add_argument(
+        "-v", "--verbose", dest="verbose" + suffix, action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
+    return common
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; global options given both before and after the command are merged (lists in
+    order, a single value after the command wins)."""
+    args = build_parser().parse_args(argv)
+    for name in _LISTS:
+        merged = [*getattr(args, name + _BEFORE, []), *getattr(args, name, [])]
+        setattr(args, name, merged)
+    for name in _SINGLES:
+        if not hasattr(args, name) and hasattr(args, name + _BEFORE):
+            setattr(args, name, getattr(args, name + _BEFORE))
+    for name in (*_LISTS, *_SINGLES):
+        if hasattr(args, name + _BEFORE):
+            delattr(args, name + _BEFORE)
+    return args
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The settings a parsed command line asks for (`demo` always stacks the example dataset's overlay first)."""
+    overlays = list(getattr(args, "overlays", []))
+    if getattr(args, "command", None) == "demo":
+        overlays = [EXAMPLE_OVERLAY, *overlays]
+    return load_settings(
+        env=getattr(args, "env", DEFAULT_ENV),
+        conf_dir=getattr(args, "conf_dir", None),
+        overrides=getattr(args, "overrides", []),
+        overlays=overlays,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI. Returns the exit code: 0 ok, 2 for a customer-ml error (printed as one line)."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     configure_logging(verbose=getattr(args, "verbose", False))
     try:
-        settings = load_settings(
-            env=getattr(args, "env", DEFAULT_ENV),
-            conf_dir=getattr(args, "conf_dir", None),
-            overrides=getattr(args, "overrides", []),
-        )
+        settings = settings_for(args)
         configure_logging(settings.logging.level, verbose=getattr(args, "verbose", False))
         return args.handler(args, settings)
     except CustomerMLError as error:

@@ -20,6 +20,23 @@ from customer_ml.settings import Settings
 
 DEFAULT_ENV = "local"
 CONF_DIR_VARIABLE = "CUSTOMER_ML_CONF_DIR"
+OVERLAY_VARIABLE = "CUSTOMER_ML_OVERLAY"
+EXAMPLE_OVERLAY = "examples/retail_bank"
+# Where a later file replaces a mapping whole instead of merging into it: a suite, a source, the derived features,
+# the label and the synthetic spec describe ONE table; keys of another table's description must not survive.
+# (`--set` always changes just the key it names.)
+REPLACED_WHOLE = (
+    "validation.suites.*",
+    "ingest.sources.*",
+    "data.label",
+    "classifier.features.derived",
+    "segmenter.features.derived",
+    "synthetic.segments",
+    "synthetic.columns",
+    "synthetic.label.terms",
+    "synthetic.faults",
+    "synthetic.drift",
+)
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_KEY = re.compile(r"(password|secret|token|credential|access_key|api_key|private_key)", re.IGNORECASE)
 _URI_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^@/\s]+)@", re.IGNORECASE)
@@ -52,14 +69,19 @@ def find_conf_dir(conf_dir: str | Path | None = None) -> Path:
 
 
 def load_settings(
-    env: str = DEFAULT_ENV, conf_dir: str | Path | None = None, overrides: Iterable[str] = ()
+    env: str = DEFAULT_ENV,
+    conf_dir: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    overlays: Iterable[str | Path] = (),
 ) -> Settings:
-    """Merge base + env overlay + overrides and validate them.
+    """Merge base + env overlay + dataset overlays + overrides and validate them.
 
     Args:
         env: the overlay folder under the configuration folder (local, cluster, databricks, or your own).
         conf_dir: the configuration folder; see `find_conf_dir`.
         overrides: `a.b.c=value` strings; values are parsed as YAML (`3` is an int, `[a, b]` a list).
+        overlays: YAML files or folders of them, applied after the env in order (see `resolve_overlays`);
+            $CUSTOMER_ML_OVERLAY's entries come first.
 
     Returns:
         The validated settings.
@@ -70,16 +92,17 @@ def load_settings(
     root = find_conf_dir(conf_dir)
     env_dir = root / env
     if not env_dir.is_dir():
-        available = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != "base")
+        available = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in ("base", "examples"))
         raise ConfigError(
             f"environment '{env}' has no folder {env_dir}; available: {', '.join(available) or 'none'} "
             f"(create {env_dir} or pass --env with one of them)"
         )
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    for folder in (root / "base", env_dir):
-        for file in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
-            _merge(merged, _read_yaml(file, root), origins, _relative(file, root))
+    files = [file for folder in (root / "base", env_dir) for file in _yaml_files(folder)]
+    files += [file for overlay in resolve_overlays(overlays, root) for file in _yaml_files(overlay)]
+    for file in files:
+        _merge(merged, _read_yaml(file, root), origins, _relative(file, root), whole=True)
     for override in overrides:
         key, value = _parse_override(override)
         _merge(merged, _nest(key, value), origins, f"--set {override}")
@@ -91,17 +114,50 @@ def load_settings(
         raise ConfigError(_describe(error, origins)) from None
 
 
+def resolve_overlays(overlays: Iterable[str | Path], root: Path) -> list[Path]:
+    """The overlay files and folders to apply, in order: $CUSTOMER_ML_OVERLAY's (os.pathsep-separated), then
+    `overlays`. A relative path is taken from the current folder, else from the configuration folder (so
+    `examples/retail_bank` works from anywhere).
+
+    Raises:
+        ConfigError: an overlay is neither a YAML file nor a folder, naming where it was looked for.
+    """
+    listed = [p for p in os.environ.get(OVERLAY_VARIABLE, "").split(os.pathsep) if p.strip()] + list(overlays)
+    found = []
+    for overlay in listed:
+        path = Path(overlay).expanduser()
+        tried = [path] if path.is_absolute() else [Path.cwd() / path, root / path]
+        match = next((p for p in tried if p.is_dir() or (p.is_file() and p.suffix in (".yml", ".yaml"))), None)
+        if match is None:
+            raise ConfigError(
+                f"overlay {overlay} not found (looked for a .yml file or a folder at {' and '.join(map(str, tried))}); "
+                "write one with `customer-ml init` or fix the --overlay / $CUSTOMER_ML_OVERLAY path"
+            )
+        found.append(match.resolve())
+    return found
+
+
 def masked(settings: Settings) -> dict[str, Any]:
-    """The settings as plain data with secrets replaced by `***` (keys that look secret, URI credentials)."""
-    return _mask(settings.model_dump(mode="json"))
+    """The settings as plain data with secrets replaced by `***` (keys that look secret, URI credentials);
+    keys are spelled as in the YAML (`schema`, not the attribute name), so the output loads back."""
+    return _mask(settings.model_dump(mode="json", by_alias=True))
 
 
 def to_yaml(data: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False)
 
 
+def _yaml_files(location: Path) -> list[Path]:
+    if location.is_file():
+        return [location]
+    return sorted(location.glob("*.yml")) + sorted(location.glob("*.yaml"))
+
+
 def _relative(file: Path, root: Path) -> str:
-    return f"{root.name}/{file.relative_to(root)}"
+    try:
+        return f"{root.name}/{file.relative_to(root)}"
+    except ValueError:  # an overlay outside the configuration folder
+        return str(file)
 
 
 def _read_yaml(file: Path, root: Path) -> dict[str, Any]:
@@ -140,20 +196,37 @@ def _interpolate(value: Any, where: str, key: str) -> Any:
 
 
 def _merge(
-    target: dict[str, Any], source: Mapping[str, Any], origins: dict[str, str], where: str, prefix: str = ""
+    target: dict[str, Any],
+    source: Mapping[str, Any],
+    origins: dict[str, str],
+    where: str,
+    prefix: str = "",
+    whole: bool = False,
 ) -> None:
     """Deep-merge `source` into `target`: mappings merge key by key, anything else replaces; an empty mapping
-    replaces too, so an overlay or `--set key={}` can clear one (e.g. a grid or the faults)."""
+    replaces too, so an overlay or `--set key={}` can clear one (e.g. a grid or the faults). With `whole` (a
+    file, not a `--set`), the mappings at `REPLACED_WHOLE` paths are replaced whole."""
     for key, value in source.items():
         path = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value and isinstance(target.get(key), dict):
-            _merge(target[key], value, origins, where, path)
+        merge_into = isinstance(value, dict) and value and isinstance(target.get(key), dict)
+        if merge_into and not (whole and replaced_whole(path)):
+            _merge(target[key], value, origins, where, path, whole)
             continue
         target[key] = value
         for stale in [p for p in origins if p.startswith(path + ".")]:
             del origins[stale]
         for leaf in _leaves(value, path):
             origins[leaf] = where
+
+
+def replaced_whole(path: str) -> bool:
+    """True when a file's mapping at `path` (e.g. validation.suites.customers) replaces the earlier one whole."""
+    parts = path.split(".")
+    return any(
+        len(pattern.split(".")) == len(parts)
+        and all(p == "*" or p == part for p, part in zip(pattern.split("."), parts, strict=True))
+        for pattern in REPLACED_WHOLE
+    )
 
 
 def _leaves(value: Any, path: str) -> list[str]:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from customer_ml.errors import ConfigError
+
 
 class _Section(BaseModel):
     """A configuration section: unknown keys are errors, so typos never pass silently."""
@@ -100,7 +102,7 @@ class ColumnSpec(_Section):
 
 
 class LabelSpec(_Section):
-    name: str = "is_affluent"
+    name: str = "label"
     positive_rate: float = Field(default=0.12, gt=0, lt=1)
     terms: dict[str, float] = Field(default_factory=dict)
 
@@ -138,8 +140,8 @@ class SyntheticSettings(_Section):
     rows: int = Field(default=100_000, ge=1)
     seed: int = 42
     partitions: int | None = Field(default=None, ge=1)
-    id_column: str = "customer_id"
-    id_format: str = "C%09d"
+    id_column: str = "id"
+    id_format: str = "%09d"
     factors: list[str] = Field(default_factory=list)
     factor_sd: float = Field(default=1.0, gt=0)
     segments: dict[str, SegmentSpec] = Field(default_factory=dict)
@@ -182,6 +184,7 @@ class SourceSpec(_Section):
 
     format: Literal["csv", "parquet", "delta", "json"]
     path: str
+    table: str | None = None  # the table this source goes to (default ingest.table); sources of a table are joined
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     rename: dict[str, str] = Field(default_factory=dict)
     casts: dict[str, str] = Field(default_factory=dict)
@@ -189,10 +192,13 @@ class SourceSpec(_Section):
 
 
 class IngestSettings(_Section):
-    """`customer-ml ingest`: sources joined on `key` (the first source is the base) into `table`."""
+    """`customer-ml ingest`: per target table, its sources joined on `key` (the first source is the base).
+
+    A source goes to `table` unless it names its own `table` (e.g. the rows to score, ingested beside the
+    training rows). `key` defaults to `data.id_column`."""
 
     table: str = "customers"
-    key: str = "customer_id"
+    key: str | None = None
     mode: Literal["overwrite", "merge"] = "overwrite"
     join: Literal["inner", "left", "full"] = "left"
     sources: dict[str, SourceSpec] = Field(default_factory=dict)
@@ -217,7 +223,11 @@ class SuiteSpec(_Section):
 
 
 class ValidationSettings(_Section):
+    """Suites per table. A table without one gets the generic checks (rows > 0, key present and unique).
+    `non_finite`: what NaN / ±Infinity in any float or double column does (every table, with a suite or not)."""
+
     results_table: str = "validation_results"
+    non_finite: Literal["quarantine", "error", "warn", "off"] = "quarantine"
     suites: dict[str, SuiteSpec] = Field(default_factory=dict)
 
 
@@ -232,8 +242,17 @@ class DataSpec(_Section):
     """The modelling table every model stage reads: its id column and, when it has one, its label."""
 
     table: str = "customers_validated"
-    id_column: str = "customer_id"
+    id_column: str | None = None
     label: LabelColumn | None = None
+
+    def require_id(self) -> str:
+        """The id column, or a one-line error saying how to set it."""
+        if not self.id_column:
+            raise ConfigError(
+                "data.id_column is not set: name your table's customer id column in your overlay "
+                "(`customer-ml init --source FILE --id COLUMN …` writes one)"
+            )
+        return self.id_column
 
 
 class PcaSpec(_Section):
@@ -397,6 +416,28 @@ class Settings(_Section):
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     segmenter: SegmenterSettings = Field(default_factory=SegmenterSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+
+    @model_validator(mode="after")
+    def _implied_tables(self) -> Settings:
+        """Tables the configuration implies get a path of their own name under the lake root unless configured:
+        every ingest target and validated table with its `_validated` and `_quarantine` tables, the modelling
+        table, and the tables the stages write. Any other name stays an error (a typo must not make a table)."""
+        targets = {self.ingest.table, *(s.table for s in self.ingest.sources.values() if s.table)}
+        validated = targets | set(self.validation.suites)
+        implied = {
+            *targets,
+            *(f"{t}_{suffix}" for t in validated for suffix in ("validated", "quarantine")),
+            self.data.table,
+            self.validation.results_table,
+        }
+        for name in sorted(implied - set(self.tables)):
+            self.tables[name] = TableSettings(path=name)
+        return self
+
+    @property
+    def ingest_key(self) -> str:
+        """The key the ingest joins sources on: `ingest.key`, else `data.id_column`."""
+        return self.ingest.key or self.data.require_id()
 
     @property
     def work_dir(self) -> Path:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from customer_ml.config import find_conf_dir, load_settings, masked
+from customer_ml.config import EXAMPLE_OVERLAY, find_conf_dir, load_settings, masked
 from customer_ml.errors import ConfigError
 from tests.conftest import REPO
 
@@ -157,13 +157,33 @@ def test_shipped_configuration_loads_for_every_env(env: str, monkeypatch: pytest
 
 def test_synthetic_spec_names_unknown_factors_and_missing_parameters() -> None:
     with pytest.raises(ConfigError, match=r"synthetic: .*columns.age.loadings.nope: unknown factor"):
-        load_settings("local", conf_dir=REPO / "conf", overrides=["synthetic.columns.age.loadings.nope=0.1"])
+        load_settings(
+            "local",
+            conf_dir=REPO / "conf",
+            overlays=[EXAMPLE_OVERLAY],
+            overrides=["synthetic.columns.age.loadings.nope=0.1"],
+        )
     with pytest.raises(ConfigError, match=r"synthetic.columns.extra: .*kind normal needs sd"):
-        load_settings("local", conf_dir=REPO / "conf", overrides=["synthetic.columns.extra={kind: normal, mean: 1}"])
+        load_settings(
+            "local",
+            conf_dir=REPO / "conf",
+            overlays=[EXAMPLE_OVERLAY],
+            overrides=["synthetic.columns.extra={kind: normal, mean: 1}"],
+        )
     with pytest.raises(ConfigError, match=r"loadings must sum to less than 1"):
-        load_settings("local", conf_dir=REPO / "conf", overrides=["synthetic.columns.age.loadings.spending=0.95"])
+        load_settings(
+            "local",
+            conf_dir=REPO / "conf",
+            overlays=[EXAMPLE_OVERLAY],
+            overrides=["synthetic.columns.age.loadings.spending=0.95"],
+        )
     with pytest.raises(
         ConfigError,
         match=r"--set synthetic.faults.outlier.columns=\[nope\]: synthetic: .*faults.outlier: unknown column nope",
     ):
-        load_settings("local", conf_dir=REPO / "conf", overrides=["synthetic.faults.outlier.columns=[nope]"])
+        load_settings(
+            "local",
+            conf_dir=REPO / "conf",
+            overlays=[EXAMPLE_OVERLAY],
+            overrides=["synthetic.faults.outlier.columns=[nope]"],
+        )
