@@ -45,13 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--partitions", type=int, default=None, help="partitions of the generated data")
     generate.set_defaults(handler=_generate)
 
-    ingest = commands.add_parser("ingest", parents=[common], help="read ingest.sources, join them, write the table")
+    ingest = commands.add_parser(
+        "ingest", parents=[common], help="read ingest.sources, join each table's sources, write the tables"
+    )
+    ingest.add_argument("--table", default=None, help="only this table (with --source: write those sources to it)")
+    ingest.add_argument(
+        "--source", dest="sources", action="append", default=[], metavar="NAME", help="only this source (repeatable)"
+    )
     ingest.set_defaults(handler=_ingest)
 
     validate = commands.add_parser(
         "validate", parents=[common], help="validate a table (GX): results kept, bad rows quarantined"
     )
-    validate.add_argument("--table", default="customers", help="a table with a suite in validation.suites")
+    validate.add_argument(
+        "--table",
+        default=None,
+        help="table to validate (default ingest.table); its suite in validation.suites, else generic checks",
+    )
     validate.set_defaults(handler=_validate)
 
     train = commands.add_parser(
@@ -230,13 +240,14 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from customer_ml.data import ingest
     from customer_ml.session import get_spark
 
-    report = ingest.run(get_spark(settings), settings)
-    sys.stdout.write(f"ingested {report.rows_written:,} rows into {report.table} (version {report.version})\n")
-    for name, rows in report.source_rows.items():
-        sys.stdout.write(f"  source {name}: {rows:,} rows from {report.source_paths[name]}\n")
-    for name, rows in report.unmatched_rows.items():
-        if rows:
-            sys.stdout.write(f"  unmatched in join: {name}: {rows:,} rows\n")
+    reports = ingest.run(get_spark(settings), settings, table=args.table, sources=args.sources)
+    for report in reports:
+        sys.stdout.write(f"ingested {report.rows_written:,} rows into {report.table} (version {report.version})\n")
+        for name, rows in report.source_rows.items():
+            sys.stdout.write(f"  source {name}: {rows:,} rows from {report.source_paths[name]}\n")
+        for name, rows in report.unmatched_rows.items():
+            if rows:
+                sys.stdout.write(f"  unmatched in join: {name}: {rows:,} rows\n")
     return 0
 
 
@@ -244,7 +255,12 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     from customer_ml.session import get_spark
     from customer_ml.validation import stage
 
-    report = stage.run(get_spark(settings), settings, args.table)
+    report = stage.run(get_spark(settings), settings, args.table or settings.ingest.table)
+    if report.generic:
+        sys.stdout.write(
+            f"no suite configured for {report.table}: generic checks only (rows, key, NaN/Infinity); "
+            "`customer-ml init` proposes a suite\n"
+        )
     sys.stdout.write(
         f"validated {report.table}: {report.input_rows:,} rows -> {report.validated_rows:,} validated, "
         f"{report.quarantined_rows:,} quarantined; {report.passed} expectations passed, {report.warned} warned, "

@@ -419,19 +419,30 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _implied_tables(self) -> Settings:
-        """Tables the configuration implies get a path of their own name under the lake root unless configured:
-        every ingest target and validated table with its `_validated` and `_quarantine` tables, the modelling
-        table, and the tables the stages write. Any other name stays an error (a typo must not make a table)."""
+        """Tables the configuration implies get a location unless configured: every ingest target and the
+        modelling table (a path of their own name under the lake root), and for every input table its
+        `<name>_validated` and `<name>_quarantine` (beside it: its path or catalog name plus the suffix). Any
+        other name stays an error (a typo must not make a table)."""
         targets = {self.ingest.table, *(s.table for s in self.ingest.sources.values() if s.table)}
-        validated = targets | set(self.validation.suites)
-        implied = {
-            *targets,
-            *(f"{t}_{suffix}" for t in validated for suffix in ("validated", "quarantine")),
-            self.data.table,
-            self.validation.results_table,
-        }
-        for name in sorted(implied - set(self.tables)):
+        for name in sorted({*targets, *self.validation.suites} - set(self.tables)):
             self.tables[name] = TableSettings(path=name)
+        outputs = {
+            self.validation.results_table,
+            self.scoring.scored_table,
+            self.scoring.candidates_table,
+            self.segmenter.profiles_table,
+            self.synthetic.truth_table,
+        }
+        for name, table in list(self.tables.items()):
+            if name in outputs or name.endswith(("_validated", "_quarantine")):
+                continue
+            for suffix in ("_validated", "_quarantine"):
+                if name + suffix not in self.tables:
+                    self.tables[name + suffix] = TableSettings(
+                        path=table.path + suffix if table.path else None if table.catalog_name else name + suffix,
+                        catalog_name=table.catalog_name + suffix if table.catalog_name else None,
+                    )
+        self.tables.setdefault(self.data.table, TableSettings(path=self.data.table))
         return self
 
     @property

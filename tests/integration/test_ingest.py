@@ -53,7 +53,7 @@ def test_two_csv_sources_are_joined_into_customers(
     spark: SparkSession, lake_settings: Settings, tmp_path: Path
 ) -> None:
     settings = configure(spark, lake_settings, two_csv_sources(tmp_path))
-    report = ingest.run(spark, settings)
+    [report] = ingest.run(spark, settings)
     expected = spark.createDataFrame(
         [
             ("C1", 34, "north", 100.50, 2),
@@ -168,3 +168,40 @@ def test_column_clash_and_no_sources(spark: SparkSession, lake_settings: Setting
         ingest.run(spark, configure(spark, lake_settings, sources))
     with pytest.raises(SourceError, match=r"ingest.sources is empty"):
         ingest.run(spark, configure(spark, lake_settings, {}))
+
+
+def test_sources_go_to_their_own_tables_and_can_be_ingested_one_by_one(spark: SparkSession, tmp_path: Path) -> None:
+    """A second table (the rows to score) comes in beside the training rows, without --set tricks: a source's
+    `table:` routes it, `--table` / `--source` pick what to ingest, and its table needs no `tables:` entry."""
+    from tests.conftest import make_settings
+
+    train = write(tmp_path / "t.csv", "id,x\n1,a\n2,b\n")
+    next_month = write(tmp_path / "n.csv", "id,x\n7,c\n")
+    overlay = tmp_path / "mine.yml"
+    overlay.write_text(
+        "ingest:\n  sources:\n"
+        f"    train: {{format: csv, path: '{train}', options: {{header: true}}, casts: {{id: int}}}}\n"
+        f"    next_month: {{format: csv, path: '{next_month}', options: {{header: true}}, casts: {{id: int}}, "
+        "table: to_score}\n"
+        "data: {id_column: id}\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path / "work", overlays=(overlay,))
+    bind_settings(spark, settings, engine="delta-rs")
+    assert "to_score" in settings.tables and "to_score_validated" in settings.tables
+
+    [only] = ingest.run(spark, settings, table="to_score")
+    assert (only.table, only.rows_written) == ("to_score", 1)
+    assert not lake.table_exists(spark, "customers")
+    reports = ingest.run(spark, settings)
+    assert [(r.table, r.rows_written) for r in reports] == [("customers", 2), ("to_score", 1)]
+    assert sorted(r["id"] for r in lake.read_table(spark, "to_score").collect()) == [7]
+    [again] = ingest.run(spark, settings, table="customers", sources=["next_month"])
+    assert sorted(r["id"] for r in lake.read_table(spark, "customers", version=again.version).collect()) == [7]
+
+    with pytest.raises(SourceError, match=r"unknown ingest source\(s\) \['nope'\]; configured: train, next_month"):
+        ingest.run(spark, settings, sources=["nope"])
+    with pytest.raises(
+        SourceError, match=r"no ingest source goes to table 'other' \(sources go to: customers, to_score\)"
+    ):
+        ingest.run(spark, settings, table="other")

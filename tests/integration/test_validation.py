@@ -92,7 +92,9 @@ def test_stage_writes_results_split_and_data_docs(spark: SparkSession, tmp_path:
     assert (report.input_rows, report.validated_rows, report.quarantined_rows) == (8, 2, 6)
     assert report.warned == 1 and report.failed == [] and report.quarantine_failures == 5
     results = lake.read_table(spark, "validation_results").where(F.col("run_id") == report.run_id)
-    assert results.count() == len(expectations)
+    assert results.count() == len(expectations) + 1  # + the finite check of the double column `balance`
+    finite = results.where("kwargs LIKE '%1.7976931348623157e+308%'").first()
+    assert (finite["column"], finite["severity"], finite["success"]) == ("balance", "quarantine", True)
     unique = results.where("expectation = 'expect_column_values_to_be_unique'").first()
     assert (unique["severity"], unique["success"], unique["element_count"], unique["unexpected_count"]) == (
         "quarantine",
@@ -131,8 +133,43 @@ def test_schema_check_and_bad_suites_fail_before_gx(spark: SparkSession, tmp_pat
     settings = settings_with_suite(spark, tmp_path, [rule("expect_column_values_to_be_purple", "warn", column="id")])
     with pytest.raises(ValidationError, match=r"unknown GX expectation 'expect_column_values_to_be_purple'"):
         stage.run(spark, settings, "t")
-    with pytest.raises(ValidationError, match=r"no validation suite for table 'customers'"):
-        stage.run(spark, settings, "customers")
+
+
+def test_a_table_without_a_suite_gets_the_generic_checks_and_non_finite_numbers_are_quarantined(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """No suite configured: rows > 0, the key (data.id_column) present and unique, and NaN / ±Infinity in any
+    double column quarantined — they pass `>= 0` range rules and must never reach a model."""
+    settings = make_settings(tmp_path / "work", "tables.t.path=t", "data.id_column=id", "validation.suites={}")
+    bind_settings(spark, settings, engine="delta-rs")
+    rows = [
+        ("a", 1, 10.0),
+        ("b", 2, float("nan")),
+        ("c", 3, float("inf")),
+        ("d", 4, float("-inf")),
+        ("e", 5, None),  # null is not non-finite
+        ("e", 6, 1.0),  # duplicate key -> both quarantined
+        (None, 7, 2.0),  # no key
+    ]
+    lake.write_table(spark.createDataFrame(rows, "id string, n int, x double"), "t", mode="overwrite")
+    report = stage.run(spark, settings, "t")
+    assert report.generic and (report.input_rows, report.validated_rows, report.quarantined_rows) == (7, 1, 6)
+    quarantined = {r["n"]: sorted(r[rules.VIOLATIONS]) for r in lake.read_table(spark, "t_quarantine").collect()}
+    assert quarantined == {
+        2: ["finite(x)"],
+        3: ["finite(x)"],
+        4: ["finite(x)"],
+        5: ["expect_column_values_to_be_unique(id)"],
+        6: ["expect_column_values_to_be_unique(id)"],
+        7: ["expect_column_values_to_not_be_null(id)"],
+    }
+    assert [r["n"] for r in lake.read_table(spark, "t_validated").collect()] == [1]
+
+    warn_only = make_settings(
+        tmp_path / "work", "tables.t.path=t", "data.id_column=id", "validation.suites={}", "validation.non_finite=warn"
+    )
+    bind_settings(spark, warn_only, engine="delta-rs")
+    assert stage.run(spark, warn_only, "t").quarantined_rows == 3  # only the key rules quarantine now
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
@@ -31,21 +31,68 @@ class IngestReport:
     unmatched_rows: dict[str, int] = field(default_factory=dict)
 
 
-def run(spark: SparkSession, settings: Settings) -> IngestReport:
-    """Ingest `ingest.sources` into `ingest.table` (mode overwrite or merge on the key)."""
-    spec = settings.ingest
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    table: str | None = None,
+    sources: Sequence[str] = (),
+) -> list[IngestReport]:
+    """Ingest the configured sources, one table at a time (mode overwrite or merge on the key).
+
+    Args:
+        table: only this table (its sources, or with `sources` the target of those sources).
+        sources: only these sources; with `table` they go to that table whatever their own `table:` says.
+
+    Returns:
+        One report per table written, in the order the sources are configured.
+
+    Raises:
+        SourceError: nothing configured, an unknown source name, or a source that does not fit its description.
+    """
+    plan = ingest_plan(settings.ingest, table=table, sources=sources)
+    key = settings.ingest_key
+    return [_ingest_table(spark, settings, target, names, key) for target, names in plan.items()]
+
+
+def ingest_plan(spec: IngestSettings, *, table: str | None = None, sources: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Which sources go to which table: {table: [source names, base first]} for the sources and table asked for."""
     if not spec.sources:
-        raise SourceError("ingest.sources is empty; describe at least one source in conf (see conf/base/ingest.yml)")
-    with stage("ingest") as record:
+        raise SourceError(
+            "ingest.sources is empty; describe your source in an overlay (`customer-ml init --source FILE …` writes "
+            "one; see conf/base/ingest.yml)"
+        )
+    unknown = [name for name in sources if name not in spec.sources]
+    if unknown:
+        raise SourceError(f"unknown ingest source(s) {unknown}; configured: {', '.join(spec.sources)} (ingest.sources)")
+    chosen = list(sources) or list(spec.sources)
+    plan: dict[str, list[str]] = {}
+    for name in chosen:
+        target = table if table and sources else (spec.sources[name].table or spec.table)
+        if table and target != table:
+            continue
+        plan.setdefault(target, []).append(name)
+    if not plan:
+        targets = sorted({s.table or spec.table for s in spec.sources.values()})
+        raise SourceError(
+            f"no ingest source goes to table '{table}' (sources go to: {', '.join(targets)}); give its sources "
+            f"`table: {table}`, or pass --source NAME with --table {table}"
+        )
+    return plan
+
+
+def _ingest_table(spark: SparkSession, settings: Settings, table: str, names: list[str], key: str) -> IngestReport:
+    spec = settings.ingest
+    with stage(f"ingest {table}") as record:
         prepared = {
-            name: prepare(read_source(spark, name, s.format, s.path, s.options), name, s, spec.key)
-            for name, s in spec.sources.items()
+            name: prepare(read_source(spark, name, s.format, s.path, s.options), name, s, key)
+            for name, s in ((n, spec.sources[n]) for n in names)
         }
         counts = {name: record.count(f"source {name}", frame.count()) for name, frame in prepared.items()}
         for name, frame in prepared.items():
-            _check_keys(frame, name, spec.key)
-        joined = join_sources(prepared, spec.key, spec.join)  # lazy; checks key types and column clashes first
-        unmatched = _unmatched(prepared, spec)
+            _check_keys(frame, name, key)
+        joined = join_sources(prepared, key, spec.join)  # lazy; checks key types and column clashes first
+        unmatched = _unmatched(prepared, key)
         for name, rows in unmatched.items():
             if rows:
                 logger.warning(
@@ -54,18 +101,18 @@ def run(spark: SparkSession, settings: Settings) -> IngestReport:
                     name,
                     "dropped" if spec.join != "full" else "kept with nulls",
                 )
-        paths = {name: s.path for name, s in spec.sources.items()}
+        paths = {name: spec.sources[name].path for name in names}
         with job_context(sources=json.dumps(paths), source_rows=json.dumps(counts), unmatched=json.dumps(unmatched)):
             mode = "merge" if spec.mode == "merge" else "overwrite"
             version = lake.write_table(
                 joined,
-                spec.table,
+                table,
                 mode=mode,
-                merge_keys=[spec.key] if mode == "merge" else None,
+                merge_keys=[key] if mode == "merge" else None,
                 schema_mode="overwrite" if mode == "overwrite" else None,
             )
-        written = record.count("written", lake.read_table(spark, spec.table, version=version).count())
-    return IngestReport(spec.table, version, written, counts, paths, unmatched)
+        written = record.count("written", lake.read_table(spark, table, version=version).count())
+    return IngestReport(table, version, written, counts, paths, unmatched)
 
 
 def prepare(frame: DataFrame, name: str, source: SourceSpec, key: str) -> DataFrame:
@@ -150,13 +197,13 @@ def _check_keys(frame: DataFrame, name: str, key: str) -> None:
         )
 
 
-def _unmatched(prepared: Mapping[str, DataFrame], spec: IngestSettings) -> dict[str, int]:
+def _unmatched(prepared: Mapping[str, DataFrame], key: str) -> dict[str, int]:
     """Per source, the rows whose key has no partner on the other side of its join."""
     names = list(prepared)
-    base_keys = prepared[names[0]].select(spec.key)
+    base_keys = prepared[names[0]].select(key)
     result = {}
     for name in names[1:]:
-        keys = prepared[name].select(spec.key)
-        result[name] = keys.join(base_keys, on=spec.key, how="left_anti").count()
-        result[f"{names[0]} without {name}"] = base_keys.join(keys, on=spec.key, how="left_anti").count()
+        keys = prepared[name].select(key)
+        result[name] = keys.join(base_keys, on=key, how="left_anti").count()
+        result[f"{names[0]} without {name}"] = base_keys.join(keys, on=key, how="left_anti").count()
     return result

@@ -84,9 +84,10 @@ def validate(frame: DataFrame, table: str, suite: SuiteSpec, docs_root: Path) ->
     results = []
     for outcome_result in outcome.results:  # matched by name and column: GX does not promise the suite's order
         config = outcome_result.expectation_config
-        spec = next(
+        same = [
             s for s in unused if s.expectation == config.type and s.kwargs.get("column") == config.kwargs.get("column")
-        )
+        ]  # two rules of one kind on one column (a range and the finite check) are told apart by their kwargs
+        spec = next((s for s in same if all(config.kwargs.get(k) == v for k, v in s.kwargs.items())), same[0])
         unused.remove(spec)
         results.append(_result(outcome_result, spec.severity))
     context.build_data_docs()

@@ -11,6 +11,7 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from customer_ml.errors import ValidationError
 from customer_ml.settings import ExpectationSpec, SuiteSpec
@@ -29,9 +30,45 @@ _ROW_LEVEL = {
 }
 
 
+# NaN and ±Infinity fail a between rule with the largest finite doubles as bounds (Spark orders NaN above +inf).
+FINITE_BOUND = 1.7976931348623157e308
+
+
+def generic_suite(key: str | None) -> SuiteSpec:
+    """The checks of a table without a configured suite: at least one row, the key present and unique."""
+    expectations = [
+        ExpectationSpec(expectation="expect_table_row_count_to_be_between", kwargs={"min_value": 1}, severity="error")
+    ]
+    if key:
+        expectations += [
+            ExpectationSpec(expectation=name, kwargs={"column": key}, severity="quarantine")
+            for name in ("expect_column_values_to_not_be_null", "expect_column_values_to_be_unique")
+        ]
+    return SuiteSpec(key=key, expectations=expectations)
+
+
+def with_finite_checks(suite: SuiteSpec, frame: DataFrame, severity: str) -> SuiteSpec:
+    """The suite plus a rule per float / double column of `frame` that fails NaN and ±Infinity (`severity`, or
+    nothing when it is `off`). Integers and decimals cannot hold them."""
+    if severity == "off":
+        return suite
+    floats = [f.name for f in frame.schema.fields if isinstance(f.dataType, (T.DoubleType, T.FloatType))]
+    finite = [
+        ExpectationSpec(
+            expectation="expect_column_values_to_be_between",
+            kwargs={"column": column, "min_value": -FINITE_BOUND, "max_value": FINITE_BOUND},
+            severity=severity,
+        )
+        for column in floats
+    ]
+    return suite.model_copy(update={"expectations": [*suite.expectations, *finite]})
+
+
 def rule_name(spec: ExpectationSpec) -> str:
-    """How a rule is named in `_violations` and logs: expectation(column)."""
+    """How a rule is named in `_violations` and logs: expectation(column); the finite check is `finite(column)`."""
     column = spec.kwargs.get("column")
+    if spec.kwargs.get("max_value") == FINITE_BOUND and spec.kwargs.get("min_value") == -FINITE_BOUND:
+        return f"finite({column})"
     return f"{spec.expectation}({column})" if column else spec.expectation
 
 

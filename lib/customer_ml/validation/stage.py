@@ -50,6 +50,7 @@ class ValidationReport:
     quarantine_failures: int
     failed: list[str]
     data_docs: str
+    generic: bool = False  # no suite was configured: the generic checks ran
 
 
 def run(spark: SparkSession, settings: Settings, table: str) -> ValidationReport:
@@ -59,15 +60,21 @@ def run(spark: SparkSession, settings: Settings, table: str) -> ValidationReport
         ValidationError: the schema check fails (before GX runs), the suite is invalid, or an `error`-severity
             expectation fails (after the results are written; the validated table is then not replaced).
     """
-    suite = settings.validation.suites.get(table)
-    if suite is None:
-        raise ValidationError(
-            f"no validation suite for table '{table}'; add validation.suites.{table} to conf/base/expectations.yml "
-            f"(suites: {', '.join(settings.validation.suites) or 'none'})"
+    configured = settings.validation.suites.get(table)
+    suite = configured or rules.generic_suite(settings.data.id_column)
+    if configured is None:
+        logger.warning(
+            "validate: no suite for table %s (validation.suites: %s): generic checks only (rows > 0%s, NaN/Infinity "
+            "%s); `customer-ml init` proposes a suite",
+            table,
+            ", ".join(settings.validation.suites) or "none",
+            f", {suite.key} present and unique" if suite.key else "; set data.id_column to check the key",
+            settings.validation.non_finite,
         )
     run_id = uuid.uuid4().hex
     with stage("validate") as record, job_context(run_id=run_id):
         frame, version = lake.read_snapshot(spark, table)
+        suite = rules.with_finite_checks(suite, frame, settings.validation.non_finite)
         problems = rules.schema_differences(frame, suite)
         if problems:
             raise ValidationError(f"table {table} does not have the schema its suite requires: {'; '.join(problems)}")
@@ -116,6 +123,7 @@ def run(spark: SparkSession, settings: Settings, table: str) -> ValidationReport
         quarantine_failures=sum(1 for r in results if r.severity == "quarantine" and not r.success),
         failed=failed,
         data_docs=str(docs),
+        generic=configured is None,
     )
     logger.info(
         "validate %s: %d passed, %d warned, %d quarantine rules hit (%d rows quarantined), %d failed",
