@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 import logging
 import tempfile
 import time
@@ -34,7 +35,7 @@ from customer_ml import evaluation, features, reports, tracking
 from customer_ml.errors import ConfigError, CustomerMLError
 from customer_ml.lake import tables
 from customer_ml.logs import job_context, stage
-from customer_ml.settings import CandidateSpec, ClassifierSettings, DataSpec, Settings
+from customer_ml.settings import CandidateSpec, ClassifierSettings, DataSpec, FeatureSpec, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
     source = table or data.table
     started = time.perf_counter()
     with job_context(job="train-classifier"), stage("train-classifier") as log:
-        rows, input_version = _read_labelled(spark, source, data)
+        rows, input_version = _read_labelled(spark, source, data, config.features)
         ref = tables.table_ref(spark, source)
         location = ref.location or ref.catalog_name or source
         marked = mark_split(rows, config, data.id_column)
@@ -149,7 +150,8 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
                 )
                 with tempfile.TemporaryDirectory() as folder:
                     _log_plots(Path(folder), test_counts, metrics, threshold, importances)
-                version = _log_model(model, settings, name, rows, threshold, winner)
+                columns = features.input_columns(config.features, profile, rows.schema)
+                version = _log_model(model, settings, name, rows, threshold, winner, columns)
                 champion_metric, champion = tracking.champion_figure(
                     settings,
                     name,
@@ -180,7 +182,10 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
 def label_expression(data: DataSpec, schema: T.StructType) -> F.Column:
     """1.0 where the label column equals the positive value, 0.0 otherwise, null where the label is null."""
     if data.label is None:
-        raise ConfigError("data.label is not set: name the label column and its positive value (conf data.label)")
+        raise ConfigError(
+            "data.label is not set: name the label column and its positive value in your overlay, e.g. "
+            'data.label: {column: churn, positive: "Yes"}'
+        )
     column = data.label.column
     if column not in schema.fieldNames():
         raise ConfigError(
@@ -190,9 +195,52 @@ def label_expression(data: DataSpec, schema: T.StructType) -> F.Column:
     value = F.col(features.quote(column))
     if isinstance(schema[column].dataType, T.StringType):
         return F.when(value.isNull(), F.lit(None)).otherwise((value == F.lit(str(positive))).cast("double"))
+    if not _is_number(positive):
+        raise ConfigError(
+            f"data.label.positive is {_describe_value(positive)} but label column {column} is "
+            f"{schema[column].dataType.simpleString()}; set data.label.positive to one of its values"
+        )
     return F.when(value.isNull(), F.lit(None)).otherwise(
         (value.cast("double") == F.lit(float(positive))).cast("double")
     )
+
+
+def check_label(rows: DataFrame, data: DataSpec, source: str) -> None:
+    """Fail in one line when the positive value occurs nowhere in the label column: the values found, the
+    value's YAML type, and why `yes` is not "yes" (bare yes/no/on/off/true/false are YAML booleans)."""
+    if data.label is None or rows.where(F.col(LABEL) == 1.0).limit(1).count():
+        return
+    column = features.quote(data.label.column)
+    found = [r[0] for r in rows.select(column).where(F.col(column).isNotNull()).distinct().limit(21).collect()]
+    shown = ", ".join(sorted((repr(v) if isinstance(v, str) else str(v)) for v in found)[:20])
+    hint = ""
+    if isinstance(data.label.positive, bool):
+        hint = (
+            "; bare yes/no/on/off/true/false are YAML booleans: quote the value, e.g. "
+            f'positive: "{next((v for v in found if isinstance(v, str)), "Yes")}"'
+        )
+    raise ConfigError(
+        f"data.label.positive is {_describe_value(data.label.positive)}, which label column {data.label.column} of "
+        f"table {source} never holds (values: {shown or 'none'}{', …' if len(found) > 20 else ''}); values compare "
+        f"exactly, case included{hint}"
+    )
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _describe_value(value: object) -> str:
+    kind = {bool: "a YAML boolean", int: "a number", float: "a number", str: "a string"}.get(type(value), "a value")
+    return f"{value!r} ({kind})" if not isinstance(value, bool) else f"{str(value).lower()} ({kind})"
 
 
 def split(rows: DataFrame, config: ClassifierSettings, id_column: str) -> tuple[DataFrame, DataFrame, DataFrame]:
@@ -371,9 +419,11 @@ def importance_by_feature(
     return {name: value / whole for name, value in ranked}
 
 
-def _read_labelled(spark: SparkSession, source: str, data: DataSpec) -> tuple[DataFrame, int]:
-    frame, version = tables.read_snapshot(spark, source, required={data.id_column: "data.id_column"})
+def _read_labelled(spark: SparkSession, source: str, data: DataSpec, spec: FeatureSpec) -> tuple[DataFrame, int]:
+    frame, version = tables.read_snapshot(spark, source, required={data.require_id(): "data.id_column"})
     rows = frame.withColumn(LABEL, label_expression(data, frame.schema))
+    features.check_spec(spec, frame, "classifier.features", source, exclude=[data.require_id(), data.label.column])
+    check_label(rows, data, source)
     unlabelled = rows.filter(F.col(LABEL).isNull()).count()
     if unlabelled:
         logger.warning("table %s: %d rows without a label are left out of training", source, unlabelled)
@@ -551,9 +601,14 @@ def _log_model(
     rows: DataFrame,
     threshold: evaluation.Threshold,
     winner: CandidateResult,
+    columns: dict[str, str],
 ) -> str:
     example = rows.drop(LABEL, settings.data.label.column).limit(5).toPandas()
     output = scored(model, rows.drop(LABEL).limit(5)).select(SCORE).toPandas()
     metadata = {"threshold": threshold.value, "threshold_method": threshold.method, "winner": winner.name}
-    tags = {"threshold": repr(threshold.value), "label": settings.data.label.column}
+    tags = {
+        "threshold": repr(threshold.value),
+        "label": settings.data.label.column,
+        tracking.INPUT_COLUMNS: json.dumps(columns),
+    }
     return tracking.log_and_register(model, settings, name, example, output, metadata, tags)

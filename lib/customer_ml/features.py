@@ -17,6 +17,7 @@ imputed with the training median.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -109,6 +110,52 @@ def select_columns(spec: FeatureSpec, schema: T.StructType, exclude: Iterable[st
     if not numeric and not categorical:
         raise ConfigError("no feature columns: features.include / exclude leave nothing to learn from")
     return numeric, categorical
+
+
+def check_spec(spec: FeatureSpec, frame: DataFrame, setting: str, table: str, exclude: Iterable[str] = ()) -> None:
+    """Fail before any work, in one line naming the setting and the column, when a feature column or a derived
+    feature's SQL does not resolve on `frame` (analysis only: no Spark job runs).
+
+    Args:
+        setting: where the spec comes from, e.g. `classifier.features`.
+        table: the table `frame` was read from, for the message.
+    """
+    from pyspark.errors import AnalysisException, ParseException
+
+    try:
+        select_columns(spec, frame.schema, exclude)
+    except ConfigError as error:
+        raise ConfigError(f"{setting} on table {table}: {error}") from None
+    for name, sql in spec.derived.items():
+        try:
+            frame.limit(0).selectExpr(f"({sql}) AS {quote(name)}").schema  # noqa: B018 - analyse now
+        except ParseException as error:
+            raise ConfigError(
+                f"{setting}.derived.{name}: {sql!r} is not valid Spark SQL ({str(error).splitlines()[0]})"
+            ) from None
+        except AnalysisException as error:
+            parameters = error.getMessageParameters() or {}
+            what = (
+                f"column {parameters['objectName']} is not in table {table}"
+                if "objectName" in parameters
+                else str(error).splitlines()[0]
+            )
+            raise ConfigError(
+                f"{setting}.derived.{name}: {sql!r} does not resolve: {what} (columns: {', '.join(frame.columns)}); "
+                f"fix or remove {setting}.derived.{name} in your overlay"
+            ) from None
+
+
+def input_columns(spec: FeatureSpec, profile: FeatureProfile, schema: T.StructType) -> dict[str, str]:
+    """The table columns a fitted feature pipeline reads, with their Spark types: the kept raw features and every
+    column a derived feature's SQL names. What a table to score must have (recorded with the model version)."""
+    types = {f.name: f.dataType.simpleString() for f in schema.fields}
+    used = [c for c in [*profile.numeric, *profile.categorical] if c in types]
+    for sql in spec.derived.values():
+        tokens = set(re.findall(r"`((?:[^`]|``)+)`|([A-Za-z_][A-Za-z0-9_]*)", sql))
+        named = {(quoted.replace("``", "`") or bare) for quoted, bare in tokens}
+        used += [c for c in types if c in named or c.lower() in {n.lower() for n in named}]
+    return {c: types[c] for c in dict.fromkeys(used)}
 
 
 def derive(df: DataFrame, spec: FeatureSpec) -> DataFrame:

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+INPUT_COLUMNS = "input_columns"  # model version tag: JSON {column: Spark type} of the table columns the model reads
 _PARAM_LIMIT = 6000
 
 
@@ -178,7 +179,7 @@ def resolve_version(settings: Settings, name: str, version: str | None) -> tuple
             else registry.get_model_version_by_alias(name, CHAMPION)
         )
     except MlflowException as error:
-        what = f"version {version}" if version else f"a @{CHAMPION}"
+        what = f"version {version}" if version else f"@{CHAMPION}"
         kind = name.rsplit("_", 1)[-1]
         raise ModelNotFoundError(
             f"registered model {name} has no {what} in {settings.tracking_uri} "

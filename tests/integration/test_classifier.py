@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from pyspark.sql import SparkSession
 
 from customer_ml import classifier, lake
+from customer_ml.errors import ConfigError
 from customer_ml.session import bind_settings
 from customer_ml.settings import DataSpec, FeatureSpec, LabelColumn, PromotionSpec, Settings
 from tests.conftest import FAST_MODELS, SyntheticLake, make_settings
@@ -124,6 +125,8 @@ def test_another_table_from_conf_alone_and_the_promotion_gate(spark: SparkSessio
 
     one = classifier.run(spark, first)
     assert one.promotion.promoted and one.promotion.reason == "no champion yet"
+    read = json.loads(registry(first).get_model_version("churn_classifier", one.version).tags["input_columns"])
+    assert read == {"plan": "string", "tenure_years": "double", "support_calls": "int", "monthly_fee": "double"}
     assert one.metrics["test_roc_auc"] > 0.7
     assert one.metrics["test_positive_rate"] == pytest.approx(
         (churn_table()["churned"] == "yes").mean(), abs=0.01
@@ -144,3 +147,44 @@ def test_another_table_from_conf_alone_and_the_promotion_gate(spark: SparkSessio
     three = classifier.run(spark, churn_settings(work, margin=-1.0))
     assert three.promotion.promoted
     assert alias(client, "churn_classifier", "champion") == three.version
+
+
+def test_label_and_feature_mistakes_fail_in_one_line_before_training(spark: SparkSession, tmp_path: Path) -> None:
+    settings = churn_settings(tmp_path / "work", margin=0.0)
+    bind_settings(spark, settings, engine="delta-rs")
+    lake.write_table(spark.createDataFrame(churn_table(200)), "accounts", mode="overwrite")
+
+    def with_label(positive: object, derived: dict[str, str] | None = None) -> Settings:
+        data = settings.data.model_copy(update={"label": LabelColumn(column="churned", positive=positive)})
+        spec = settings.classifier.features.model_copy(update={"derived": derived or {}})
+        return settings.model_copy(
+            update={"data": data, "classifier": settings.classifier.model_copy(update={"features": spec})}
+        )
+
+    # `positive: yes` unquoted in YAML is the boolean true
+    with pytest.raises(
+        ConfigError,
+        match=r"data.label.positive is true \(a YAML boolean\), which label column "
+        r"churned of table accounts never holds \(values: 'no', 'yes'\).*quote the value, e.g. "
+        r'positive: "no"',
+    ):
+        classifier.run(spark, with_label(True))
+    with pytest.raises(ConfigError, match=r"'Yes' \(a string\).*values compare exactly, case included"):
+        classifier.run(spark, with_label("Yes"))
+    with pytest.raises(
+        ConfigError,
+        match=r"classifier.features.derived.utilization: 'card_balance / nullif\(credit_limit, 0\)' does not "
+        r"resolve: column `card_balance` is not in table accounts",
+    ):
+        classifier.run(spark, with_label("yes", {"utilization": "card_balance / nullif(credit_limit, 0)"}))
+    with pytest.raises(
+        ConfigError,
+        match=r"classifier.features on table accounts: feature columns not in the table: "
+        r"balance",
+    ):
+        bad = with_label("yes")
+        spec = bad.classifier.features.model_copy(update={"include": ["plan", "balance"]})
+        classifier.run(
+            spark, bad.model_copy(update={"classifier": bad.classifier.model_copy(update={"features": spec})})
+        )
+    assert MlflowClient(tracking_uri=settings.tracking_uri).search_registered_models() == []  # nothing trained
