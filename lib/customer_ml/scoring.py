@@ -12,6 +12,7 @@ partition (so a re-run of a date is idempotent and other dates are untouched):
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -58,18 +59,61 @@ class ScoreResult:
     seconds: float
 
 
-def load_model(settings: Settings, kind: str, version: str | None) -> LoadedModel:
-    """The registered model `<project>_<kind>` at `version`, else its @champion."""
-    import mlflow
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered model version, resolved but not loaded: its URI and what it needs of a table."""
 
+    name: str
+    version: str
+    run_id: str
+    uri: str
+    input_columns: dict[str, str]
+    threshold: float | None
+
+    def load(self) -> LoadedModel:
+        import mlflow
+
+        model = mlflow.spark.load_model(self.uri)
+        logger.info("loaded %s version %s (run %s)", self.name, self.version, self.run_id)
+        return LoadedModel(self.name, self.version, self.run_id, model, self.threshold)
+
+
+def resolve_model(settings: Settings, kind: str, version: str | None) -> ModelRef:
+    """The registered model `<project>_<kind>` at `version`, else its @champion (not loaded yet)."""
     tracking.configure(settings)
     name = tracking.model_name(settings, kind)
     uri, resolved = tracking.resolve_version(settings, name, version)
     details = tracking.client(settings).get_model_version(name, resolved)
     threshold = details.tags.get("threshold")
-    model = mlflow.spark.load_model(uri)
-    logger.info("loaded %s version %s (run %s)", name, resolved, details.run_id)
-    return LoadedModel(name, resolved, details.run_id, model, float(threshold) if threshold is not None else None)
+    columns = json.loads(details.tags.get(tracking.INPUT_COLUMNS, "{}"))
+    return ModelRef(name, resolved, details.run_id, uri, columns, float(threshold) if threshold is not None else None)
+
+
+def load_model(settings: Settings, kind: str, version: str | None) -> LoadedModel:
+    """The registered model `<project>_<kind>` at `version`, else its @champion, loaded."""
+    return resolve_model(settings, kind, version).load()
+
+
+def check_input(rows: DataFrame, source: str, models: list[ModelRef]) -> None:
+    """Fail before any work, naming every column a model needs that the table lacks or holds as text where the
+    model read numbers (the columns and types each version recorded when it was trained)."""
+    actual = dict(rows.dtypes)
+    problems = []
+    for model in models:
+        missing = [c for c in model.input_columns if c not in actual]
+        retyped = [
+            f"{c} is {actual[c]}, trained as {t}"
+            for c, t in model.input_columns.items()
+            if c in actual and (actual[c] == "string") != (t == "string")
+        ]
+        if missing or retyped:
+            what = [f"missing {', '.join(missing)}"] if missing else []
+            problems.append(f"{model.name} v{model.version}: {'; '.join(what + retyped)}")
+    if problems:
+        raise ConfigError(
+            f"table {source} does not have the columns the models were trained on: {' | '.join(problems)}; ingest "
+            "it with the same casts and renames as the training table"
+        )
 
 
 def run(
@@ -87,14 +131,19 @@ def run(
     day = score_date or dt.datetime.now(dt.UTC).date()
     started = time.perf_counter()
     with job_context(job="score", score_date=day.isoformat()), stage("score") as log:
-        propensity = load_model(settings, classifier.KIND, classifier_version)
-        segments = load_model(settings, segmenter.KIND, segmenter_version)
-        if propensity.threshold is None:
-            raise CustomerMLError(f"{propensity.name} version {propensity.version} has no threshold tag; retrain it")
-        rows, input_version = tables.read_snapshot(spark, source, required={data.id_column: "data.id_column"})
+        classifier_ref = resolve_model(settings, classifier.KIND, classifier_version)
+        segmenter_ref = _segmenter_or_none(settings, segmenter_version)
+        if classifier_ref.threshold is None:
+            raise CustomerMLError(
+                f"{classifier_ref.name} version {classifier_ref.version} has no threshold tag; retrain it"
+            )
+        rows, input_version = tables.read_snapshot(spark, source, required={data.require_id(): "data.id_column"})
+        check_input(rows, source, [m for m in (classifier_ref, segmenter_ref) if m is not None])
         input_rows = log.count("input", rows.count())
         if input_rows == 0:
             raise CustomerMLError(f"table {source} is empty: nothing to score (nothing written)")
+        propensity = classifier_ref.load()
+        segments = segmenter_ref.load() if segmenter_ref else None
         # One pass through both models into a narrow cache; the deciles and both writes read the cache.
         scored = (
             score_frame(rows, propensity, segments, source)
@@ -127,9 +176,9 @@ def run(
             F.lit(propensity.name).alias("classifier_model"),
             F.lit(propensity.version).alias("classifier_version"),
             F.lit(propensity.run_id).alias("classifier_run_id"),
-            F.lit(segments.name).alias("segmenter_model"),
-            F.lit(segments.version).alias("segmenter_version"),
-            F.lit(segments.run_id).alias("segmenter_run_id"),
+            F.lit(segments.name if segments else None).cast("string").alias("segmenter_model"),
+            F.lit(segments.version if segments else None).cast("string").alias("segmenter_version"),
+            F.lit(segments.run_id if segments else None).cast("string").alias("segmenter_run_id"),
             F.lit(current_context()["run_id"]).alias("run_id"),
             F.current_timestamp().alias("scored_at"),
             F.lit(day).alias(SCORE_DATE),
@@ -155,15 +204,16 @@ def run(
         predicted_positive=positives,
         candidates=candidate_rows,
         classifier=f"{propensity.name} v{propensity.version}",
-        segmenter=f"{segments.name} v{segments.version}",
+        segmenter=f"{segments.name} v{segments.version}" if segments else "no segmenter",
         scored_version=scored_version,
         candidates_version=candidates_version,
         seconds=time.perf_counter() - started,
     )
 
 
-def score_frame(rows: DataFrame, propensity: LoadedModel, segments: LoadedModel, source: str) -> DataFrame:
-    """The rows with `score` (probability of the positive class), `segment_id` and `segment_name`.
+def score_frame(rows: DataFrame, propensity: LoadedModel, segments: LoadedModel | None, source: str) -> DataFrame:
+    """The rows with `score` (probability of the positive class), `segment_id` and `segment_name` (null without
+    a segmenter).
 
     Raises:
         ConfigError: the table lacks a column a model needs, named, with the model and version.
@@ -174,15 +224,25 @@ def score_frame(rows: DataFrame, propensity: LoadedModel, segments: LoadedModel,
             *[F.col(quote(c)) for c in columns],
             classifier.score_expression().alias(classifier.SCORE),
         )
-        both = segments.model.transform(with_score).select(
+        segmented = (
+            segments.model.transform(with_score)
+            if segments
+            else with_score.select(
+                "*",
+                F.lit(None).cast("int").alias(segmenter.SEGMENT_ID),
+                F.lit(None).cast("string").alias(segmenter.SEGMENT_NAME),
+            )
+        )
+        both = segmented.select(
             *[F.col(quote(c)) for c in columns], classifier.SCORE, segmenter.SEGMENT_ID, segmenter.SEGMENT_NAME
         )
         both.schema  # noqa: B018 - analyse now: a missing column fails here, with its name
     except AnalysisException as error:
         message = str(error).splitlines()[0]
+        segmented_by = f" / {segments.name} v{segments.version}" if segments else ""
         raise ConfigError(
-            f"table {source} cannot be scored by {propensity.name} v{propensity.version} / {segments.name} "
-            f"v{segments.version}: {message} (the table needs the columns the models were trained on)"
+            f"table {source} cannot be scored by {propensity.name} v{propensity.version}{segmented_by}: {message} "
+            "(the table needs the columns the models were trained on)"
         ) from None
     return both
 
@@ -206,6 +266,22 @@ def upgrade_candidates(out: DataFrame, settings: Settings, rows: DataFrame) -> D
         "run_id",
         SCORE_DATE,
     )
+
+
+def _segmenter_or_none(settings: Settings, version: str | None) -> ModelRef | None:
+    """The segmenter to use: the given version (which must exist), else the champion, else none (logged)."""
+    if version is not None:
+        return resolve_model(settings, segmenter.KIND, version)
+    name = tracking.model_name(settings, segmenter.KIND)
+    tracking.configure(settings)
+    if tracking.champion_version(settings, name) is None:
+        logger.warning(
+            "score: no @champion of %s: scoring without segments (segment_id and segment_name are null); run "
+            "`customer-ml train-segmenter` to add them",
+            name,
+        )
+        return None
+    return resolve_model(settings, segmenter.KIND, None)
 
 
 def _has_label(settings: Settings, rows: DataFrame) -> bool:

@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from customer_ml import classifier, cli, lake, scoring, segmenter, tracking
+from customer_ml.config import EXAMPLE_OVERLAY
 from customer_ml.errors import ConfigError
 from customer_ml.settings import Settings, StabilitySpec
 from tests.conftest import TEST_OVERRIDES, SyntheticLake
@@ -149,7 +150,13 @@ def test_any_table_with_the_feature_columns_unseen_categories_and_nulls(
     lake.write_table(odd, "holdout", mode="overwrite")
 
     # The command users run: `customer-ml score --input-table holdout` with the table described in conf (--set).
-    base = ["--set", f"project.work_dir={settings.project.work_dir}", *sum((["--set", o] for o in TEST_OVERRIDES), [])]
+    base = [
+        "--overlay",
+        EXAMPLE_OVERLAY,
+        "--set",
+        f"project.work_dir={settings.project.work_dir}",
+        *sum((["--set", o] for o in TEST_OVERRIDES), []),
+    ]
     command = [*base, "--set", "tables.holdout.path=holdout", "score", "--input-table", "holdout"]
     assert cli.main([*command, "--score-date", "2026-01-01"]) == 0
     printed = capsys.readouterr().out
@@ -161,10 +168,33 @@ def test_any_table_with_the_feature_columns_unseen_categories_and_nulls(
     assert f"{predicted:,} predicted positive, {predicted:,} upgrade candidates" in printed  # no label column
     assert out.filter(F.col("score").isNull() | F.col("segment_name").isNull()).count() == 0
 
-    missing = rows.drop("credit_limit")
-    lake.write_table(missing, "holdout", mode="overwrite", schema_mode="overwrite")
-    with pytest.raises(ConfigError, match="table holdout cannot be scored by customer_ml_classifier v.*credit_limit"):
+    as_text = rows.withColumn("age", F.col("age").cast("string")).drop("credit_limit", "payments")
+    lake.write_table(as_text, "holdout", mode="overwrite", schema_mode="overwrite")
+    before = lake.history(spark, "scored_customers", limit=1)[0]["version"]
+    with pytest.raises(
+        ConfigError,
+        match=r"table holdout does not have the columns the models were trained on: customer_ml_classifier v\d+: "
+        r"missing credit_limit, payments; age is string, trained as int",
+    ):
         scoring.run(spark, settings, input_table="holdout", score_date=dt.date(2026, 1, 2))
+    assert lake.history(spark, "scored_customers", limit=1)[0]["version"] == before  # nothing written
+
+
+def test_scoring_without_a_segmenter_leaves_segments_null(spark: SparkSession, synthetic_lake: SyntheticLake) -> None:
+    """A project with a classifier champion and no segmenter scores every row; the segment columns are null."""
+    settings = synthetic_lake.settings.model_copy(
+        update={"project": synthetic_lake.settings.project.model_copy(update={"name": "nosegments"})}
+    )
+    classifier.run(spark, settings)
+    result = scoring.run(spark, settings, score_date=dt.date(2026, 2, 1))
+    assert result.segmenter == "no segmenter"
+    out = scored_rows(spark, dt.date(2026, 2, 1))
+    assert out.count() == result.rows == synthetic_lake.rows - lake.read_table(spark, "customers_quarantine").count()
+    assert out.filter(F.col("segment_id").isNotNull() | F.col("segment_name").isNotNull()).count() == 0
+    assert out.filter(F.col("segmenter_version").isNotNull()).count() == 0
+    assert out.filter(F.col("score").isNull()).count() == 0
+    with pytest.raises(tracking.ModelNotFoundError, match=r"registered model nosegments_segmenter has no version 3"):
+        scoring.run(spark, settings, score_date=dt.date(2026, 2, 1), segmenter_version="3")
 
 
 def test_sql_command_prints_and_writes_csv(
@@ -172,7 +202,13 @@ def test_sql_command_prints_and_writes_csv(
 ) -> None:
     settings = champions
     scoring.run(spark, settings, score_date=DAY)
-    base = ["--set", f"project.work_dir={settings.project.work_dir}", *sum((["--set", o] for o in TEST_OVERRIDES), [])]
+    base = [
+        "--overlay",
+        EXAMPLE_OVERLAY,
+        "--set",
+        f"project.work_dir={settings.project.work_dir}",
+        *sum((["--set", o] for o in TEST_OVERRIDES), []),
+    ]
     query = "SELECT segment_id, customers, candidates FROM segment_summary WHERE score_date = DATE'2026-10-31'"
     output = tmp_path / "summary.csv"
     assert cli.main([*base, "sql", query + " ORDER BY segment_id", "--output", str(output)]) == 0
