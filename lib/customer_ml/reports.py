@@ -115,12 +115,22 @@ def scatter_plot(points: pd.DataFrame, names: Mapping[int, str], path: Path) -> 
     return _save(figure, path)
 
 
-def heatmap_plot(z_scores: pd.DataFrame, path: Path) -> Path:
+def strongest_columns(z_scores: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """The `limit` columns with the largest |z| in any row (ties: the earlier column), in their original order."""
+    strength = z_scores.abs().max(axis=0).fillna(0.0)
+    kept = set(strength.sort_values(ascending=False, kind="stable").index[:limit])
+    return z_scores[[c for c in z_scores.columns if c in kept]]
+
+
+def heatmap_plot(z_scores: pd.DataFrame, path: Path, max_features: int = 30) -> Path:
+    """Segments (rows) by features (columns), coloured by z; only the `max_features` most distinguishing features,
+    so categorical levels do not crowd the plot."""
+    z_scores = strongest_columns(z_scores, max_features)
     figure, axis = plt.subplots(figsize=(0.5 * z_scores.shape[1] + 3, 0.5 * z_scores.shape[0] + 2))
     limit = float(np.nanmax(np.abs(z_scores.to_numpy()))) or 1.0
     image = axis.imshow(z_scores.to_numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     axis.set_xticks(range(z_scores.shape[1]), z_scores.columns, rotation=60, ha="right", fontsize=8)
     axis.set_yticks(range(z_scores.shape[0]), z_scores.index, fontsize=8)
-    axis.set_title("Segment profiles (z-score of the segment mean)")
+    axis.set_title("Segment profiles (z-score of the segment mean or level share)")
     figure.colorbar(image, ax=axis)
     return _save(figure, path)

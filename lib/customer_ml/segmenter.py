@@ -8,8 +8,9 @@ Flow:
    compared pairwise with the chosen model's by the adjusted Rand index (mean reported, warning below min_ari);
 4. segment ids ordered by size (0 = largest) and names from the most distinguishing features, both baked into the
    model as a SQL stage, so the registered model outputs `segment_id` and `segment_name` directly;
-5. profiles (size, share, mean, median, z-score per feature) to the `segment_profiles` table and MLflow, plots,
-   the model registered with alias `challenger` and the promotion gate.
+5. profiles (size, share, mean, median, z-score per numeric feature; share in segment and population and z per
+   level of a categorical one) to the `segment_profiles` table and MLflow, plots, the model registered with alias
+   `challenger` and the promotion gate.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import itertools
 import logging
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,18 @@ KIND = "segmenter"
 CLUSTER = "_cluster"
 SEGMENT_ID = "segment_id"
 SEGMENT_NAME = "segment_name"
+PROFILE_COLUMNS = [
+    SEGMENT_ID,
+    "feature",
+    "kind",
+    "size",
+    "share",
+    "mean",
+    "median",
+    "population_mean",
+    "population_sd",
+    "z_score",
+]
 
 
 @dataclass
@@ -115,11 +129,12 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
         profiled = rows.join(assigned.select(data.id_column, CLUSTER), data.id_column).withColumn(
             SEGMENT_ID, _relabel(order)
         )
-        profile_columns = [c for c in profile.numeric if c in rows.columns or c in spec.derived]
+        numeric = [c for c in profile.numeric if c in rows.columns or c in spec.derived]
+        categorical = [c for c in profile.categorical if c in rows.columns or c in spec.derived]
         profiled = features.derive(profiled, spec) if spec.derived else profiled
-        # The profiles aggregate twice (per segment, population): cache the join's narrow result once.
-        profiled = profiled.select(SEGMENT_ID, *[F.col(features.quote(c)) for c in profile_columns]).cache()
-        profiles = segment_profiles(profiled, SEGMENT_ID, profile_columns)
+        # The profiles aggregate three times (per segment, population, levels): cache the join's narrow result once.
+        profiled = profiled.select(SEGMENT_ID, *[F.col(features.quote(c)) for c in [*numeric, *categorical]]).cache()
+        profiles = segment_profiles(profiled, SEGMENT_ID, numeric, categorical, config.profile_levels)
         profiled.unpersist()
         names = name_segments(profiles, config)
         model = PipelineModel(stages=[*feature_model.stages, kmeans, _label_stage(order, names)])
@@ -249,7 +264,36 @@ def stability_ari(vectors: DataFrame, model: KMeansModel, config: SegmenterSetti
     return mean
 
 
-def segment_profiles(frame: DataFrame, segment: str, columns: list[str]) -> pd.DataFrame:
+def segment_profiles(
+    frame: DataFrame,
+    segment: str,
+    columns: Sequence[str],
+    categorical: Sequence[str] = (),
+    max_levels: int | None = None,
+) -> pd.DataFrame:
+    """Per segment, the numeric features' rows (`numeric_profiles`) then the categorical levels' (`level_profiles`),
+    one table so both rank together by z.
+
+    Args:
+        frame: one row per customer: `segment` and the feature columns.
+        segment: the segment id column.
+        columns: numeric feature columns.
+        categorical: categorical feature columns.
+        max_levels: levels kept per categorical column, the most frequent in the population (None: all).
+
+    Returns:
+        `PROFILE_COLUMNS`, ordered by segment id; `size` and `share` are the segment's on every row.
+    """
+    parts = [
+        *([numeric_profiles(frame, segment, columns)] if columns else []),
+        *([level_profiles(frame, segment, categorical, max_levels)] if categorical else []),
+    ]
+    if not parts:
+        return pd.DataFrame(columns=PROFILE_COLUMNS)
+    return pd.concat(parts, ignore_index=True).sort_values(SEGMENT_ID, kind="stable", ignore_index=True)
+
+
+def numeric_profiles(frame: DataFrame, segment: str, columns: Sequence[str]) -> pd.DataFrame:
     """One row per segment and feature: segment size and share, the feature's mean and median in the segment,
     the population mean and standard deviation, and z = (segment mean - population mean) / population sd."""
     quoted = {c: F.col(features.quote(c)).cast("double") for c in columns}
@@ -277,6 +321,7 @@ def segment_profiles(frame: DataFrame, segment: str, columns: list[str]) -> pd.D
                 {
                     SEGMENT_ID: int(values[segment]),
                     "feature": column,
+                    "kind": "numeric",
                     "size": int(values["_size"]),
                     "share": values["_size"] / total,
                     "mean": segment_mean,
@@ -286,18 +331,79 @@ def segment_profiles(frame: DataFrame, segment: str, columns: list[str]) -> pd.D
                     "z_score": float(z),
                 }
             )
-    return pd.DataFrame.from_records(records)
+    return pd.DataFrame.from_records(records, columns=PROFILE_COLUMNS)
+
+
+def level_profiles(
+    frame: DataFrame, segment: str, columns: Sequence[str], max_levels: int | None = None
+) -> pd.DataFrame:
+    """One row per segment and level of each categorical column, feature "<column>=<level>" (a null is the level
+    `features.NULL_LEVEL`, as in the model): the level's share in the segment (`mean`) and in the population
+    (`population_mean`), the population sd of its 0/1 indicator sqrt(p (1 - p)) and z = (segment share -
+    population share) / that sd, the numeric features' z of the indicator. Only the `max_levels` levels of each
+    column most frequent in the population are kept (ties by level). One Spark aggregation: level counts per
+    segment, every column at once."""
+    cells = F.array(
+        *[
+            F.struct(
+                F.lit(c).alias("column"),
+                F.coalesce(F.col(features.quote(c)).cast("string"), F.lit(features.NULL_LEVEL)).alias("level"),
+            )
+            for c in columns
+        ]
+    )
+    counts = (
+        frame.select(F.col(segment).alias("_segment"), F.inline(cells))
+        .groupBy("_segment", "column", "level")
+        .agg(F.count(F.lit(1)).alias("_rows"))
+        .toPandas()
+    )
+    # Every row has one level of every column: the first column's counts add up to the segment sizes.
+    sizes = counts[counts["column"] == columns[0]].groupby("_segment")["_rows"].sum()
+    total = float(sizes.sum())
+    population = (
+        counts.groupby(["column", "level"], as_index=False)["_rows"]
+        .sum()
+        .assign(share=lambda levels: levels["_rows"] / total)
+        .sort_values(["column", "share", "level"], ascending=[True, False, True])
+    )
+    kept = population.groupby("column").head(max_levels) if max_levels is not None else population
+    observed = counts.set_index(["_segment", "column", "level"])["_rows"].to_dict()
+    records = []
+    for segment_id, size in sorted(sizes.items()):
+        for column in columns:
+            for level, share in kept.loc[kept["column"] == column, ["level", "share"]].itertuples(False):
+                in_segment = observed.get((segment_id, column, level), 0) / size
+                sd = float(np.sqrt(share * (1.0 - share)))
+                records.append(
+                    {
+                        SEGMENT_ID: int(segment_id),
+                        "feature": f"{column}={level}",
+                        "kind": "categorical",
+                        "size": int(size),
+                        "share": size / total,
+                        "mean": in_segment,
+                        "median": float("nan"),
+                        "population_mean": share,
+                        "population_sd": sd,
+                        "z_score": (in_segment - share) / sd if sd else 0.0,
+                    }
+                )
+    return pd.DataFrame.from_records(records, columns=PROFILE_COLUMNS)
 
 
 def name_segments(profiles: pd.DataFrame, config: SegmenterSettings) -> dict[int, str]:
-    """A name per segment from its most distinguishing features ("High savings balance · Low purchase frequency"):
-    the `name_features` largest |z| at least `name_min_z`, ties broken by feature name; segments whose names would
-    repeat get more features until they differ. `segmenter.names` overrides by segment id."""
-    ranked: dict[int, list[tuple[str, float]]] = {}
+    """A name per segment from its most distinguishing features ("High savings balance · Mostly region north"):
+    the `name_features` largest |z| at least `name_min_z`, numeric features and categorical levels alike, ties
+    broken by feature name; segments whose names would repeat get more features until they differ.
+    `segmenter.names` overrides by segment id."""
+    ranked: dict[int, list[tuple[str, str, float]]] = {}
     for segment, group in profiles.groupby(SEGMENT_ID):
         ordered = group.assign(absz=group["z_score"].abs()).sort_values(["absz", "feature"], ascending=[False, True])
         ranked[int(segment)] = [
-            (row.feature, row.z_score) for row in ordered.itertuples() if abs(row.z_score) >= config.name_min_z
+            (row.feature, row.kind, row.z_score)
+            for row in ordered.itertuples()
+            if abs(row.z_score) >= config.name_min_z
         ]
     names: dict[int, str] = {}
     width = config.name_features
@@ -335,10 +441,20 @@ def decide(
     return tracking.decide_promotion(silhouette, champion_silhouette, -config.promotion.silhouette_margin, champion)
 
 
-def _phrase(terms: list[tuple[str, float]]) -> str:
+def _phrase(terms: list[tuple[str, str, float]]) -> str:
     if not terms:
         return "Typical"
-    return " · ".join(f"{'High' if z > 0 else 'Low'} {feature.replace('_', ' ')}" for feature, z in terms)
+    return " · ".join(_term(feature, kind, z) for feature, kind, z in terms)
+
+
+def _term(feature: str, kind: str, z: float) -> str:
+    """A numeric feature reads "High savings balance" / "Low …", a level "Mostly region north" / "Few …" (the null
+    level "missing")."""
+    if kind == "categorical":
+        column, _, level = feature.partition("=")
+        shown = "missing" if level == features.NULL_LEVEL else level
+        return f"{'Mostly' if z > 0 else 'Few'} {column.replace('_', ' ')} {shown}"
+    return f"{'High' if z > 0 else 'Low'} {feature.replace('_', ' ')}"
 
 
 def _sample(frame: DataFrame, rows: int, total: int, seed: int) -> DataFrame:
@@ -462,10 +578,12 @@ def _write_profiles(
         segment_name=profiles[SEGMENT_ID].map(names), segmenter=name, segmenter_version=version, run_id=run_id
     )
     frame = spark.createDataFrame(rows).withColumn("trained_at", F.current_timestamp())
+    # schema_mode="merge": a table written before profiles had `kind` gains the column (null in older versions).
     tables.write_table(
         frame,
         table,
         mode="overwrite_partitions",
         partition_by=["segmenter_version"],
         partition_values={"segmenter_version": version},
+        schema_mode="merge",
     )

@@ -385,6 +385,7 @@ class SegmenterSettings(_Section):
     profiles_table: str = "segment_profiles"
     name_features: int = Field(default=2, ge=1)
     name_min_z: float = Field(default=0.3, ge=0)
+    profile_levels: int = Field(default=10, ge=1)
     names: dict[int, str] = Field(default_factory=dict)
     scatter_sample_rows: int = Field(default=5_000, ge=100)
     promotion: SegmentPromotionSpec = Field(default_factory=SegmentPromotionSpec)

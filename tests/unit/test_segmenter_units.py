@@ -50,9 +50,60 @@ def test_profile_numbers_are_exact(spark: SparkSession) -> None:
     assert b1["z_score"] == pytest.approx(15.0 / (125.0**0.5))
 
 
+def test_categorical_levels_are_profiled_as_shares(spark: SparkSession) -> None:
+    frame = spark.createDataFrame(
+        [
+            (0, 1.0, "north"),
+            (0, 2.0, "north"),
+            (0, 3.0, "north"),
+            (0, 6.0, "south"),
+            (1, 4.0, "south"),
+            (1, 5.0, None),
+            (1, 8.0, "east"),
+            (2, 7.0, "north"),
+            (2, 9.0, None),
+        ],
+        "segment_id int, x double, region string",
+    )
+    profiles = segmenter.segment_profiles(frame, "segment_id", ["x"], ["region"], max_levels=3)
+    # Population of 9: north 4, south 2, null 2, east 1; the cap of 3 levels drops east (the least frequent).
+    assert sorted(profiles.loc[profiles["segment_id"] == 1, "feature"]) == [
+        "region=__null__",
+        "region=north",
+        "region=south",
+        "x",
+    ]
+    levels = profiles[profiles["kind"] == "categorical"].set_index(["segment_id", "feature"])
+    assert set(profiles.loc[profiles["kind"] == "numeric", "feature"]) == {"x"}
+    north0 = levels.loc[(0, "region=north")]
+    assert (north0["size"], north0["share"]) == (4, pytest.approx(4 / 9))
+    assert north0["mean"] == pytest.approx(3 / 4)
+    assert north0["population_mean"] == pytest.approx(4 / 9)
+    assert north0["population_sd"] == pytest.approx((4 / 9 * 5 / 9) ** 0.5)
+    assert north0["z_score"] == pytest.approx((3 / 4 - 4 / 9) / (4 / 9 * 5 / 9) ** 0.5)
+    assert pd.isna(north0["median"])
+    # A level a segment does not have is a share of 0, not a missing row.
+    north1 = levels.loc[(1, "region=north")]
+    assert (north1["mean"], north1["size"]) == (0.0, 3)
+    assert north1["z_score"] == pytest.approx(-(4 / 9) / (4 / 9 * 5 / 9) ** 0.5)
+    # The nulls are a level: 1 of segment 2's 2 rows against 2 of 9 in the population.
+    null2 = levels.loc[(2, "region=__null__")]
+    assert (null2["mean"], null2["population_mean"]) == (0.5, pytest.approx(2 / 9))
+    assert null2["z_score"] == pytest.approx((1 / 2 - 2 / 9) / (2 / 9 * 7 / 9) ** 0.5)
+    # size and share are the segment's on every row, numeric or categorical.
+    x2 = profiles.set_index(["segment_id", "feature"]).loc[(2, "x")]
+    assert (x2["size"], x2["share"], x2["mean"]) == (2, pytest.approx(2 / 9), 8.0)
+    assert profiles.drop_duplicates("segment_id")["share"].tolist() == pytest.approx([4 / 9, 3 / 9, 2 / 9])
+
+
 def profiles_of(z: dict[int, dict[str, float]]) -> pd.DataFrame:
+    """Profiles with only the columns names read; a feature "<column>=<level>" is a categorical level."""
     return pd.DataFrame(
-        [{"segment_id": s, "feature": f, "z_score": value} for s, row in z.items() for f, value in row.items()]
+        [
+            {"segment_id": s, "feature": f, "kind": "categorical" if "=" in f else "numeric", "z_score": value}
+            for s, row in z.items()
+            for f, value in row.items()
+        ]
     )
 
 
@@ -75,6 +126,21 @@ def test_names_from_the_most_distinguishing_features() -> None:
     assert renamed[2] == "Mass market" and renamed[0] == names[0]
     with pytest.raises(ConfigError, match="segment ids \\[7\\] do not exist"):
         segmenter.name_segments(profiles, SegmenterSettings(names={7: "x"}))
+
+
+def test_a_categorical_level_is_named_mostly_or_few() -> None:
+    profiles = profiles_of(
+        {
+            0: {"region=north": 1.4, "savings_balance": 0.9, "region=south": -0.5},
+            1: {"region=north": -1.1, "savings_balance": -0.6, "region=__null__": 0.2},
+            2: {"region=__null__": 2.0, "savings_balance": 0.1},
+        }
+    )
+    assert segmenter.name_segments(profiles, SegmenterSettings()) == {
+        0: "Mostly region north · High savings balance",
+        1: "Few region north · Low savings balance",
+        2: "Mostly region missing",
+    }
 
 
 def test_repeated_names_get_more_features_until_they_differ() -> None:
