@@ -165,9 +165,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
-    """The settings a parsed command line asks for (`demo` always stacks the example dataset's overlay first)."""
+    """The settings a parsed command line asks for. `generate` and `demo` make the example retail bank, so they
+    stack its overlay first (an overlay of yours given too still replaces its parts)."""
     overlays = list(getattr(args, "overlays", []))
-    if getattr(args, "command", None) == "demo":
+    if getattr(args, "command", None) in ("demo", "generate"):
         overlays = [EXAMPLE_OVERLAY, *overlays]
     return load_settings(
         env=getattr(args, "env", DEFAULT_ENV),

@@ -16,6 +16,7 @@ Flow:
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import tempfile
 import time
@@ -97,8 +98,9 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
     spec = config.features.model_copy(update={"scale": True})
     started = time.perf_counter()
     with job_context(job="train-segmenter"), stage("train-segmenter") as log:
-        rows, input_version = tables.read_snapshot(spark, source, required={data.id_column: "data.id_column"})
+        rows, input_version = tables.read_snapshot(spark, source, required={data.require_id(): "data.id_column"})
         exclude = [data.id_column] + ([data.label.column] if data.label else [])
+        features.check_spec(spec, rows, "segmenter.features", source, exclude)
         profile = features.profile_features(rows, spec, exclude, seed=config.seed)
         pipeline = features.build_feature_pipeline(spec, rows.schema, profile, exclude)
         features.choose_pca_components(pipeline, rows, spec, profile)
@@ -148,7 +150,8 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
                 _log_run(settings, source, input_version, profile, scan, stability, silhouette, names, profiles)
                 with tempfile.TemporaryDirectory() as folder:
                     _log_plots(Path(folder), scan, sample, kmeans, order, names, profiles)
-                version = _log_model(model, settings, name, rows, scan.chosen)
+                columns = features.input_columns(spec, profile, rows.schema)
+                version = _log_model(model, settings, name, rows, scan.chosen, columns)
                 same_rows = rows.join(sample.select(data.id_column), data.id_column)
                 evaluator = ClusteringEvaluator(featuresCol=features.FEATURES, predictionCol="prediction")
                 champion_silhouette, champion = tracking.champion_figure(
@@ -559,10 +562,13 @@ def _log_plots(
     mlflow.log_artifacts(str(folder), "plots")
 
 
-def _log_model(model: PipelineModel, settings: Settings, name: str, rows: DataFrame, k: int) -> str:
+def _log_model(
+    model: PipelineModel, settings: Settings, name: str, rows: DataFrame, k: int, columns: dict[str, str]
+) -> str:
     example = rows.limit(5).toPandas()
     output = model.transform(rows.limit(5)).select(SEGMENT_ID, SEGMENT_NAME).toPandas()
-    return tracking.log_and_register(model, settings, name, example, output, {"k": k})
+    tags = {tracking.INPUT_COLUMNS: json.dumps(columns)}
+    return tracking.log_and_register(model, settings, name, example, output, {"k": k}, tags)
 
 
 def _write_profiles(

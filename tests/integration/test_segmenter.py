@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from mlflow import MlflowClient
 from pyspark.sql import SparkSession
@@ -26,6 +28,10 @@ def test_planted_segments_are_found_named_and_registered(spark: SparkSession, sy
     client = MlflowClient(tracking_uri=settings.tracking_uri)
     name = "customer_ml_segmenter"
     assert str(client.get_model_version_by_alias(name, "challenger").version) == result.version
+    recorded = json.loads(client.get_model_version(name, result.version).tags["input_columns"])
+    assert set(recorded) == set(result.profiles.query("kind == 'numeric'")["feature"])  # what it reads, no more
+    assert set(recorded) <= set(settings.segmenter.features.include)
+    assert recorded["savings_balance"] == "double" and recorded["num_products"] == "int"
     mlflow.set_tracking_uri(settings.tracking_uri)
     model = mlflow.spark.load_model(f"models:/{name}@challenger")
     assigned = model.transform(lake.read_table(spark, "customers_validated")).select(

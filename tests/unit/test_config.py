@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from customer_ml.config import EXAMPLE_OVERLAY, find_conf_dir, load_settings, masked
+from customer_ml.config import EXAMPLE_OVERLAY, find_conf_dir, load_settings, masked, to_yaml
 from customer_ml.errors import ConfigError
 from tests.conftest import REPO
 
@@ -187,3 +189,73 @@ def test_synthetic_spec_names_unknown_factors_and_missing_parameters() -> None:
             overlays=[EXAMPLE_OVERLAY],
             overrides=["synthetic.faults.outlier.columns=[nope]"],
         )
+
+
+def example_columns() -> set[str]:
+    example = load_settings("local", conf_dir=REPO / "conf", overlays=[EXAMPLE_OVERLAY])
+    spec = example.synthetic
+    return {spec.id_column, spec.label.name, *spec.columns, *example.classifier.features.derived}
+
+
+def test_conf_base_and_lib_name_no_column_of_the_example_dataset() -> None:
+    """The product's defaults describe no dataset: the example bank's columns live only in its overlay."""
+    columns = example_columns()
+    assert {"customer_id", "is_affluent", "savings_balance", "credit_utilization"} <= columns
+    merged = to_yaml(masked(load_settings("local", conf_dir=REPO / "conf")))
+    base_text = "\n".join(f.read_text(encoding="utf-8") for f in sorted((REPO / "conf" / "base").glob("*.yml")))
+    literals = "\n".join(f.read_text(encoding="utf-8") for f in sorted((REPO / "lib").rglob("*.py")))
+    for column in sorted(columns):
+        word = re.compile(rf"\b{re.escape(column)}\b")
+        assert not word.search(merged), f"merged conf/base names {column}"
+        assert not word.search(base_text), f"a file in conf/base names {column}"
+        assert not re.search(rf"[\"'`]{re.escape(column)}[\"'`]", literals), f"lib/ has the literal {column!r}"
+
+
+def test_a_later_file_replaces_a_suite_and_the_label_whole_while_set_changes_one_key(tmp_path: Path) -> None:
+    first = tmp_path / "first.yml"
+    first.write_text(
+        "validation:\n  suites:\n    customers: {key: a, schema: {a: string, b: int}}\n"
+        "data: {id_column: a, label: {column: y, positive: 1}}\n"
+        "classifier: {features: {derived: {r: 'b / 2'}}}\n",
+        encoding="utf-8",
+    )
+    second = tmp_path / "second.yml"
+    second.write_text(
+        "validation:\n  suites:\n    customers: {key: id, schema: {id: bigint}}\n"
+        "data: {label: {column: churn}}\n"
+        "classifier: {features: {derived: {s: 'x * 2'}}}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings("local", conf_dir=REPO / "conf", overlays=[first, second])
+    suite = settings.validation.suites["customers"]
+    assert (suite.key, suite.schema_) == ("id", {"id": "bigint"})  # not a's and b's schema merged in
+    assert (settings.data.id_column, settings.data.label.column, settings.data.label.positive) == ("a", "churn", 1)
+    assert settings.classifier.features.derived == {"s": "x * 2"}
+    changed = load_settings(
+        "local", conf_dir=REPO / "conf", overlays=[first], overrides=["validation.suites.customers.key=b"]
+    )
+    assert changed.validation.suites["customers"].schema_ == {"a": "string", "b": "int"}  # --set: one key only
+    assert changed.validation.suites["customers"].key == "b"
+
+
+def test_overlays_from_the_environment_then_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    one, two = tmp_path / "one.yml", tmp_path / "two.yml"
+    one.write_text("project: {name: one}\ndata: {id_column: k}\n", encoding="utf-8")
+    two.write_text("project: {name: two}\n", encoding="utf-8")
+    monkeypatch.setenv("CUSTOMER_ML_OVERLAY", str(one))
+    settings = load_settings("local", conf_dir=REPO / "conf", overlays=[two])
+    assert (settings.project.name, settings.data.id_column) == ("two", "k")
+    with pytest.raises(ConfigError, match=r"overlay nope.yml not found .*customer-ml init"):
+        load_settings("local", conf_dir=REPO / "conf", overlays=["nope.yml"])
+
+
+def test_config_show_spells_keys_as_the_yaml_does_and_loads_back(tmp_path: Path) -> None:
+    shown = to_yaml(masked(load_settings("local", conf_dir=REPO / "conf", overlays=[EXAMPLE_OVERLAY])))
+    assert "    customers:\n      key: customer_id\n      schema:\n" in shown and "schema_" not in shown
+    (tmp_path / "shown.yml").write_text(shown, encoding="utf-8")
+    data = yaml.safe_load(shown)
+    for key in ("env", "conf_dir"):
+        data.pop(key)
+    (tmp_path / "shown.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    again = load_settings("local", conf_dir=REPO / "conf", overlays=[tmp_path / "shown.yml"])
+    assert again.validation.suites["customers"].schema_["age"] == "int"

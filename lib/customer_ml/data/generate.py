@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from customer_ml import lake
 from customer_ml.data.synthetic import PROBABILITY, generate
-from customer_ml.errors import LakeError
+from customer_ml.errors import ConfigError, LakeError
 from customer_ml.logs import job_context, stage
 from customer_ml.settings import Settings
 
@@ -45,6 +45,11 @@ def run(
     true probabilities against the drawn labels, the ceiling any classifier can reach on this data.
     """
     spec = settings.synthetic
+    if not spec.columns:
+        raise ConfigError(
+            "synthetic.columns is empty: nothing describes a synthetic base; add --overlay examples/retail_bank "
+            "(the example bank, as `customer-ml generate` and `demo` do) or describe your own under synthetic:"
+        )
     rows = rows if rows is not None else spec.rows
     seed = seed if seed is not None else spec.seed
     with stage("generate") as record, _without_whole_stage_codegen(spark):

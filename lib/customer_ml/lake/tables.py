@@ -200,7 +200,7 @@ def write_table(
     if mode == "overwrite_partitions" and not partition_columns:
         raise LakeError(f"write_table({name!r}): overwrite_partitions needs a partitioned table (set partition_by)")
     if mode == "merge" and not merge_keys:
-        raise LakeError(f"write_table({name!r}): mode='merge' needs merge_keys, e.g. merge_keys=['customer_id']")
+        raise LakeError(f"write_table({name!r}): mode='merge' needs merge_keys, e.g. merge_keys=['<your key column>']")
     target = (
         frame.schema if existing_schema is None else enforce_schema(name, existing_schema, frame.schema, schema_mode)
     )
