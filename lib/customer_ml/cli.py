@@ -45,12 +45,32 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--partitions", type=int, default=None, help="partitions of the generated data")
     generate.set_defaults(handler=_generate)
 
+    init = commands.add_parser(
+        "init",
+        parents=[common],
+        help="profile your source table and write a ready, commented overlay for it (types, suite, features)",
+    )
+    init.add_argument("--source", required=True, help="a CSV file, a Parquet file or folder, or a Delta table folder")
+    init.add_argument(
+        "--format", dest="fmt", choices=("csv", "parquet", "delta"), default=None, help="default: from the path"
+    )
+    init.add_argument("--id", dest="id_column", required=True, help="the customer id column")
+    init.add_argument("--label", required=True, help="the label column (what the classifier learns)")
+    init.add_argument("--positive", required=True, help='the label value that means positive, e.g. "Yes" or 1')
+    init.add_argument("--name", default=None, help="project name (default: the source file's name)")
+    init.add_argument("--output", type=Path, default=None, help="overlay to write (default ./<name>.yml)")
+    init.add_argument("--force", action="store_true", help="replace an existing overlay that differs")
+    init.set_defaults(handler=_init)
+
     ingest = commands.add_parser(
         "ingest", parents=[common], help="read ingest.sources, join each table's sources, write the tables"
     )
     ingest.add_argument("--table", default=None, help="only this table (with --source: write those sources to it)")
     ingest.add_argument(
         "--source", dest="sources", action="append", default=[], metavar="NAME", help="only this source (repeatable)"
+    )
+    ingest.add_argument(
+        "--path", default=None, help="with one --source: read this file instead (same layout; e.g. next month's)"
     )
     ingest.set_defaults(handler=_ingest)
 
@@ -85,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--classifier-version", default=None, help="registry version (default @champion)")
     score.add_argument("--segmenter-version", default=None, help="registry version (default @champion)")
     score.set_defaults(handler=_score)
+
+    run = commands.add_parser(
+        "run", parents=[common], help="a pipeline of stages (conf pipelines:) in one Spark session, e.g. run all"
+    )
+    run.add_argument("pipeline", help="a name under pipelines: (all, train, score, or your own)")
+    run.add_argument("--score-date", type=_date, default=None, help="for the score stage (default today, UTC)")
+    run.set_defaults(handler=_run)
 
     sql = commands.add_parser("sql", parents=[common], help="run SQL over the lake tables and summary views")
     sql.add_argument("statement", help='e.g. "SELECT * FROM segment_summary"')
@@ -237,11 +264,35 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml.data import onboarding
+    from customer_ml.session import get_spark
+
+    report = onboarding.run(
+        get_spark(settings),
+        source=args.source,
+        fmt=args.fmt,
+        id_column=args.id_column,
+        label=args.label,
+        positive=args.positive,
+        name=args.name,
+        output=args.output,
+        force=args.force,
+    )
+    sys.stdout.write("".join(f"  {line}\n" for line in report.summary))
+    sys.stdout.write(
+        f"{'wrote' if report.changed else 'unchanged:'} {report.path}\n"
+        f"next: customer-ml --overlay {report.path} run all   (or the stages: ingest, validate, train-classifier, "
+        "train-segmenter, score)\n"
+    )
+    return 0
+
+
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from customer_ml.data import ingest
     from customer_ml.session import get_spark
 
-    reports = ingest.run(get_spark(settings), settings, table=args.table, sources=args.sources)
+    reports = ingest.run(get_spark(settings), settings, table=args.table, sources=args.sources, path=args.path)
     for report in reports:
         sys.stdout.write(f"ingested {report.rows_written:,} rows into {report.table} (version {report.version})\n")
         for name, rows in report.source_rows.items():
@@ -344,6 +395,21 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
         f"  {settings.scoring.scored_table} version {result.scored_version}, "
         f"{settings.scoring.candidates_table} version {result.candidates_version}\n"
     )
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml import pipeline
+    from customer_ml.session import get_spark
+
+    tasks = pipeline.tasks_of(settings, args.pipeline)  # an unknown pipeline or stage fails before Spark starts
+    sys.stdout.write(f"run {args.pipeline}: {' -> '.join(tasks)}\n")
+
+    def report(result: pipeline.TaskResult) -> None:
+        sys.stdout.write(f"  {result.task:17s}{result.seconds:7.1f} s  {result.summary}\n")
+        sys.stdout.flush()
+
+    pipeline.run(get_spark(settings), settings, args.pipeline, score_date=args.score_date, report=report)
     return 0
 
 

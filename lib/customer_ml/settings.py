@@ -417,6 +417,7 @@ class Settings(_Section):
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     segmenter: SegmenterSettings = Field(default_factory=SegmenterSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    pipelines: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _implied_tables(self) -> Settings:

@@ -37,12 +37,15 @@ def run(
     *,
     table: str | None = None,
     sources: Sequence[str] = (),
+    path: str | None = None,
 ) -> list[IngestReport]:
     """Ingest the configured sources, one table at a time (mode overwrite or merge on the key).
 
     Args:
         table: only this table (its sources, or with `sources` the target of those sources).
         sources: only these sources; with `table` they go to that table whatever their own `table:` says.
+        path: read the one source named in `sources` from this path instead (same format, options, renames and
+            casts: next month's extract of the same layout).
 
     Returns:
         One report per table written, in the order the sources are configured.
@@ -50,9 +53,22 @@ def run(
     Raises:
         SourceError: nothing configured, an unknown source name, or a source that does not fit its description.
     """
+    if path is not None:
+        if len(sources) != 1:
+            raise SourceError(f"--path {path} needs exactly one --source whose layout it has (got {list(sources)})")
+        settings = _with_path(settings, sources[0], path)
     plan = ingest_plan(settings.ingest, table=table, sources=sources)
     key = settings.ingest_key
     return [_ingest_table(spark, settings, target, names, key) for target, names in plan.items()]
+
+
+def _with_path(settings: Settings, source: str, path: str) -> Settings:
+    spec = settings.ingest
+    if source not in spec.sources:
+        raise SourceError(f"unknown ingest source '{source}'; configured: {', '.join(spec.sources)} (ingest.sources)")
+    moved = spec.sources[source].model_copy(update={"path": path})
+    ingest = spec.model_copy(update={"sources": {**spec.sources, source: moved}})
+    return settings.model_copy(update={"ingest": ingest})
 
 
 def ingest_plan(spec: IngestSettings, *, table: str | None = None, sources: Sequence[str] = ()) -> dict[str, list[str]]:
@@ -83,9 +99,10 @@ def ingest_plan(spec: IngestSettings, *, table: str | None = None, sources: Sequ
 
 def _ingest_table(spark: SparkSession, settings: Settings, table: str, names: list[str], key: str) -> IngestReport:
     spec = settings.ingest
+    label = [settings.data.label.column] if settings.data.label else []
     with stage(f"ingest {table}") as record:
         prepared = {
-            name: prepare(read_source(spark, name, s.format, s.path, s.options), name, s, key)
+            name: prepare(read_source(spark, name, s.format, s.path, s.options), name, s, key, optional=label)
             for name, s in ((n, spec.sources[n]) for n in names)
         }
         counts = {name: record.count(f"source {name}", frame.count()) for name, frame in prepared.items()}
@@ -115,8 +132,13 @@ def _ingest_table(spark: SparkSession, settings: Settings, table: str, names: li
     return IngestReport(table, version, written, counts, paths, unmatched)
 
 
-def prepare(frame: DataFrame, name: str, source: SourceSpec, key: str) -> DataFrame:
-    """Rename, select and cast one source's columns; every problem names the source and the column."""
+def prepare(frame: DataFrame, name: str, source: SourceSpec, key: str, optional: Sequence[str] = ()) -> DataFrame:
+    """Rename, select and cast one source's columns; every problem names the source and the column.
+
+    Args:
+        optional: columns whose casts are skipped when the source lacks them (the label, absent from the rows to
+            score); any other cast of a missing column is an error (a typo).
+    """
     missing = [c for c in source.rename if c not in frame.columns]
     if missing:
         raise SourceError(f"source '{name}': cannot rename missing column(s) {missing} (columns: {frame.columns})")
@@ -131,15 +153,13 @@ def prepare(frame: DataFrame, name: str, source: SourceSpec, key: str) -> DataFr
             f"source '{name}' has no key column '{key}' (columns: {frame.columns}); rename its key with "
             f"ingest.sources.{name}.rename"
         )
-    unknown = [c for c in source.casts if c not in frame.columns]
+    casts = {c: t for c, t in source.casts.items() if c in frame.columns or c not in optional}
+    unknown = [c for c in casts if c not in frame.columns]
     if unknown:
         raise SourceError(f"source '{name}': cannot cast missing column(s) {unknown} (columns: {frame.columns})")
-    _check_casts(frame, name, source.casts)
+    _check_casts(frame, name, casts)
     return frame.select(
-        *[
-            F.expr(f"try_cast(`{c}` AS {source.casts[c]})").alias(c) if c in source.casts else F.col(f"`{c}`")
-            for c in frame.columns
-        ]
+        *[F.expr(f"try_cast(`{c}` AS {casts[c]})").alias(c) if c in casts else F.col(f"`{c}`") for c in frame.columns]
     )
 
 
