@@ -197,12 +197,13 @@ def settings_for(args: argparse.Namespace) -> Settings:
     overlays = list(getattr(args, "overlays", []))
     if getattr(args, "command", None) in ("demo", "generate"):
         overlays = [EXAMPLE_OVERLAY, *overlays]
-    return load_settings(
+    settings = load_settings(
         env=getattr(args, "env", DEFAULT_ENV),
         conf_dir=getattr(args, "conf_dir", None),
         overrides=getattr(args, "overrides", []),
         overlays=overlays,
     )
+    return settings.with_tables([getattr(args, "table", None), getattr(args, "input_table", None)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -268,15 +269,16 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
     from customer_ml.data import onboarding
     from customer_ml.session import get_spark
 
+    name = args.name or onboarding.default_name(args.source)
     report = onboarding.run(
         get_spark(settings),
         source=args.source,
-        fmt=args.fmt,
+        fmt=args.fmt or onboarding.default_format(args.source),
         id_column=args.id_column,
         label=args.label,
         positive=args.positive,
-        name=args.name,
-        output=args.output,
+        name=name,
+        output=args.output or onboarding.default_output(name),
         force=args.force,
     )
     sys.stdout.write("".join(f"  {line}\n" for line in report.summary))

@@ -447,6 +447,17 @@ class Settings(_Section):
         self.tables.setdefault(self.data.table, TableSettings(path=self.data.table))
         return self
 
+    def with_tables(self, names: list[str]) -> Settings:
+        """These settings with the tables a command names (`--table`, `--input-table`) implied like an ingest
+        target: a path of their own name under the lake root, with `_validated` and `_quarantine` beside."""
+        missing = [n for n in names if n and n not in self.tables]
+        if not missing:
+            return self
+        data = self.model_dump(by_alias=True)
+        for name in missing:
+            data["tables"][name] = {"path": name}
+        return Settings.model_validate(data)
+
     @property
     def ingest_key(self) -> str:
         """The key the ingest joins sources on: `ingest.key`, else `data.id_column`."""
