@@ -1,0 +1,290 @@
+"""`customer-ml train-segmenter`: KMeans segments with k by elbow + silhouette, stability, profiles and names.
+
+Flow:
+1. features from `segmenter.features` through the same builder as the classifier (scaling always on);
+2. k: every k in k_min..k_max fitted; inertia for each (elbow = the point farthest from the chord between the
+   first and last points of the normalised curve) and silhouette on a sample; `selection.rule` combines them;
+3. stability: `stability.runs` refits on bootstrap samples with other seeds, their labelings of one fixed sample
+   compared pairwise with the chosen model's by the adjusted Rand index (mean reported, warning below min_ari);
+4. segment ids ordered by size (0 = largest) and names from the most distinguishing features, both baked into the
+   model as a SQL stage, so the registered model outputs `segment_id` and `segment_name` directly;
+5. profiles (size, share, mean, median, z-score per numeric feature; share in segment and population and z per
+   level of a categorical one) to the `segment_profiles` table and MLflow, plots, the model registered with alias
+   `challenger` and the promotion gate.
+"""
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from pyspark.ml import PipelineModel
+from pyspark.ml.clustering import KMeansModel
+from pyspark.ml.evaluation import ClusteringEvaluator
+from pyspark.ml.feature import PCA, SQLTransformer
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from customer_ml import features, reports, tracking
+from customer_ml.lake import tables
+from customer_ml.logs import job_context, stage
+from customer_ml.segmenter.profiles import SEGMENT_ID, SEGMENT_NAME, name_segments, segment_profiles
+from customer_ml.segmenter.selection import KScan, sample_rows, scan_k, stability_ari
+from customer_ml.settings import SegmenterSettings, Settings
+
+logger = logging.getLogger(__name__)
+
+
+KIND = "segmenter"
+CLUSTER = "_cluster"
+
+
+@dataclass
+class SegmentResult:
+    run_id: str
+    model_name: str
+    version: str
+    k: int
+    scan: KScan
+    stability: float | None
+    silhouette: float
+    names: dict[int, str]
+    profiles: pd.DataFrame
+    promotion: tracking.Promotion
+    input_table: str
+    input_version: int
+    seconds: float
+
+
+def run(spark: SparkSession, settings: Settings, table: str | None = None) -> SegmentResult:
+    """Fit, profile, name, log and register the segmenter on `table` (default `data.table`)."""
+    import mlflow
+
+    config, data = settings.segmenter, settings.data
+    source = table or data.table
+    spec = config.features.model_copy(update={"scale": True})
+    started = time.perf_counter()
+    with job_context(job="train-segmenter"), stage("train-segmenter") as log:
+        rows, input_version = tables.read_snapshot(spark, source, required={data.require_id(): "data.id_column"})
+        exclude = [data.id_column] + ([data.label.column] if data.label else [])
+        features.check_spec(spec, rows, "segmenter.features", source, exclude)
+        profile = features.profile_features(rows, spec, exclude, seed=config.seed)
+        pipeline = features.build_feature_pipeline(spec, rows.schema, profile, exclude)
+        features.choose_pca_components(pipeline, rows, spec, profile)
+        feature_model = pipeline.fit(rows)
+        vectors = (
+            feature_model.transform(rows)
+            .select(data.id_column, features.FEATURES)
+            .repartition(spark.sparkContext.defaultParallelism)
+            .cache()
+        )
+        total = log.count("input", vectors.count())
+        fit_rows = sample_rows(vectors, config.fit_sample_rows, total, config.seed).cache()
+        fitted_on = log.count("fit sample", fit_rows.count())
+        sample = sample_rows(fit_rows, config.selection.silhouette_sample_rows, fitted_on, config.seed).cache()
+
+        models, scan = scan_k(fit_rows, sample, config)
+        kmeans = models[scan.chosen]
+        stability = stability_ari(fit_rows, kmeans, config, fitted_on)
+        if stability is not None and stability < config.stability.min_ari:
+            logger.warning(
+                "segmenter stability: mean adjusted Rand index %.3f < %.2f (segmenter.stability.min_ari): the "
+                "segments change between refits; consider another k or features",
+                stability,
+                config.stability.min_ari,
+            )
+        assigned = kmeans.transform(vectors).withColumnRenamed("prediction", CLUSTER)
+        order = _order_by_size(assigned)
+        profiled = rows.join(assigned.select(data.id_column, CLUSTER), data.id_column).withColumn(
+            SEGMENT_ID, _relabel(order)
+        )
+        numeric = [c for c in profile.numeric if c in rows.columns or c in spec.derived]
+        categorical = [c for c in profile.categorical if c in rows.columns or c in spec.derived]
+        profiled = features.derive(profiled, spec) if spec.derived else profiled
+        # The profiles aggregate three times (per segment, population, levels): cache the join's narrow result once.
+        profiled = profiled.select(SEGMENT_ID, *[F.col(features.quote(c)) for c in [*numeric, *categorical]]).cache()
+        profiles = segment_profiles(profiled, SEGMENT_ID, numeric, categorical, config.profile_levels)
+        profiled.unpersist()
+        names = name_segments(profiles, config)
+        model = PipelineModel(stages=[*feature_model.stages, kmeans, _label_stage(order, names)])
+        silhouette = scan.silhouette[scan.ks.index(scan.chosen)]
+
+        tracking.configure(settings)
+        name = tracking.model_name(settings, KIND)
+        with mlflow.start_run(run_name=f"train-segmenter {source}") as active:
+            run_id = active.info.run_id
+            with job_context(run_id=run_id):
+                _log_run(settings, source, input_version, profile, scan, stability, silhouette, names, profiles)
+                with tempfile.TemporaryDirectory() as folder:
+                    _log_plots(Path(folder), scan, sample, kmeans, order, names, profiles)
+                columns = features.input_columns(spec, profile, rows.schema)
+                version = _log_model(model, settings, name, rows, scan.chosen, columns)
+                same_rows = rows.join(sample.select(data.id_column), data.id_column)
+                evaluator = ClusteringEvaluator(featuresCol=features.FEATURES, predictionCol="prediction")
+                champion_silhouette, champion = tracking.champion_figure(
+                    settings, name, version, lambda old: evaluator.evaluate(old.transform(same_rows))
+                )
+                decision = decide(silhouette, stability, champion_silhouette, champion, config)
+                tracking.record_promotion(settings, name, version, decision, "silhouette")
+                _write_profiles(spark, config.profiles_table, profiles, names, name, version, run_id)
+        for frame in (vectors, fit_rows, sample):
+            frame.unpersist()
+    return SegmentResult(
+        run_id=run_id,
+        model_name=name,
+        version=version,
+        k=scan.chosen,
+        scan=scan,
+        stability=stability,
+        silhouette=silhouette,
+        names=names,
+        profiles=profiles,
+        promotion=decision,
+        input_table=source,
+        input_version=input_version,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def decide(
+    silhouette: float,
+    stability: float | None,
+    champion_silhouette: float | None,
+    champion: str | None,
+    config: SegmenterSettings,
+) -> tracking.Promotion:
+    """Champion when there is none, or when silhouette >= champion's - margin; never when unstable."""
+    if stability is not None and stability < config.stability.min_ari:
+        reason = f"stability {stability:.3f} < min_ari {config.stability.min_ari}"
+        return tracking.Promotion(False, reason, silhouette, champion_silhouette, champion)
+    # "not worse by more than the margin" is "beats by at least -margin".
+    return tracking.decide_promotion(silhouette, champion_silhouette, -config.promotion.silhouette_margin, champion)
+
+
+def _order_by_size(assigned: DataFrame) -> dict[int, int]:
+    """KMeans cluster index -> segment id, segment 0 the largest (ties by cluster index): ids do not depend on
+    the order KMeans happened to find the clusters in."""
+    sizes = assigned.groupBy(CLUSTER).count().toPandas().sort_values(["count", CLUSTER], ascending=[False, True])
+    return {int(cluster): position for position, cluster in enumerate(sizes[CLUSTER])}
+
+
+def _relabel(order: dict[int, int]) -> F.Column:
+    expression = F.lit(None).cast("int")
+    for cluster, segment in order.items():
+        expression = F.when(F.col(CLUSTER) == cluster, F.lit(segment)).otherwise(expression)
+    return expression
+
+
+def _label_stage(order: dict[int, int], names: dict[int, str]) -> SQLTransformer:
+    """A SQL stage mapping KMeans' prediction to the segment id and name (stored in the model)."""
+    ids = " ".join(f"WHEN {cluster} THEN {segment}" for cluster, segment in sorted(order.items()))
+    labels = " ".join(
+        f"WHEN {cluster} THEN '{names[segment].replace(chr(39), chr(39) * 2)}'"
+        for cluster, segment in sorted(order.items())
+    )
+    return SQLTransformer(
+        statement=f"SELECT *, CAST(CASE prediction {ids} END AS INT) AS {SEGMENT_ID}, "
+        f"CASE prediction {labels} END AS {SEGMENT_NAME} FROM __THIS__"
+    )
+
+
+def _log_run(
+    settings: Settings,
+    source: str,
+    input_version: int,
+    profile: features.FeatureProfile,
+    scan: KScan,
+    stability: float | None,
+    silhouette: float,
+    names: dict[int, str],
+    profiles: pd.DataFrame,
+) -> None:
+    import mlflow
+
+    tracking.log_params(
+        {
+            "data": settings.data.model_dump(),
+            "segmenter": settings.segmenter.model_dump(mode="json"),
+            "input": {"table": source, "version": input_version},
+            "k_chosen": scan.chosen,
+            "k_elbow": scan.elbow,
+        }
+    )
+    mlflow.set_tags({"stage": "train-segmenter", "input.table": source, "git_commit": tracking.git_commit() or ""})
+    for k, inertia, sil in zip(scan.ks, scan.inertia, scan.silhouette, strict=True):
+        mlflow.log_metric("inertia", inertia, step=k)
+        mlflow.log_metric("silhouette_by_k", sil, step=k)
+    mlflow.log_metrics({"k": float(scan.chosen), "silhouette": silhouette})
+    if stability is not None:
+        mlflow.log_metric("stability_ari", stability)
+    sizes = profiles.drop_duplicates(SEGMENT_ID)
+    for row in sizes.itertuples():
+        mlflow.log_metric(f"segment_{row.segment_id}_share", float(row.share))
+    mlflow.log_dict({str(k): v for k, v in names.items()}, "segment_names.json")
+    mlflow.log_dict(profile.as_dict(), "feature_profile.json")
+    mlflow.log_text(profiles.to_csv(index=False), "segment_profiles.csv")
+
+
+def _log_plots(
+    folder: Path,
+    scan: KScan,
+    sample: DataFrame,
+    model: KMeansModel,
+    order: dict[int, int],
+    names: dict[int, str],
+    profiles: pd.DataFrame,
+) -> None:
+    import mlflow
+
+    reports.elbow_plot(scan.ks, scan.inertia, scan.silhouette, scan.chosen, folder / "elbow_silhouette.png")
+    projected = PCA(k=2, inputCol=features.FEATURES, outputCol="_pc").fit(sample).transform(model.transform(sample))
+    local = projected.select(vector_to_array("_pc").alias("pc"), "prediction").toPandas()
+    points = pd.DataFrame(
+        {
+            "pc1": local["pc"].str[0],
+            "pc2": local["pc"].str[1],
+            "segment": local["prediction"].map(order),
+        }
+    )
+    reports.scatter_plot(points, names, folder / "segments_pca.png")
+    z = profiles.pivot(index=SEGMENT_ID, columns="feature", values="z_score")
+    z.index = [f"{s}: {names[s]}" for s in z.index]
+    reports.heatmap_plot(z, folder / "profile_heatmap.png")
+    mlflow.log_artifacts(str(folder), "plots")
+
+
+def _log_model(
+    model: PipelineModel, settings: Settings, name: str, rows: DataFrame, k: int, columns: dict[str, str]
+) -> str:
+    example = rows.limit(5).toPandas()
+    output = model.transform(rows.limit(5)).select(SEGMENT_ID, SEGMENT_NAME).toPandas()
+    tags = {tracking.INPUT_COLUMNS: json.dumps(columns)}
+    return tracking.log_and_register(model, settings, name, example, output, {"k": k}, tags)
+
+
+def _write_profiles(
+    spark: SparkSession,
+    table: str,
+    profiles: pd.DataFrame,
+    names: dict[int, str],
+    name: str,
+    version: str,
+    run_id: str,
+) -> None:
+    rows = profiles.assign(
+        segment_name=profiles[SEGMENT_ID].map(names), segmenter=name, segmenter_version=version, run_id=run_id
+    )
+    frame = spark.createDataFrame(rows).withColumn("trained_at", F.current_timestamp())
+    # schema_mode="merge": a table written before profiles had `kind` gains the column (null in older versions).
+    tables.write_table(
+        frame,
+        table,
+        mode="overwrite_partitions",
+        partition_by=["segmenter_version"],
+        partition_values={"segmenter_version": version},
+        schema_mode="merge",
+    )
