@@ -38,8 +38,33 @@ REPLACED_WHOLE = (
     "synthetic.drift",
 )
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SECRET_KEY = re.compile(r"(password|secret|token|credential|access_key|api_key|private_key)", re.IGNORECASE)
+# What makes a value secret, by its key (a key's last dotted part or the whole of it) and inside a value: tested
+# one by one in tests/reliability/test_secrets.py. Add a pattern there and here together.
+SECRET_KEY_PATTERNS = (
+    r"password",
+    r"passwd",
+    r"pwd",
+    r"secret",
+    r"token",
+    r"credential",
+    r"access[._-]?key",
+    r"account[._-]key",
+    r"api[._-]?key",
+    r"private[._-]?key",
+    r"sas",
+    r"authorization",
+    r"auth[._-]?header",
+)
+_SECRET_KEY = re.compile(r"(^|[._-])(" + "|".join(SECRET_KEY_PATTERNS) + r")", re.IGNORECASE)
 _URI_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^@/\s]+)@", re.IGNORECASE)
+# key=value pairs inside a value: URI query parameters (?token=…&sig=…) and JDBC / connection strings
+# (;password=…;), the value running to the next separator.
+_SECRET_PAIR = re.compile(
+    r"(?P<key>(?:^|[?&;,\s])(?:[a-z0-9_.-]*?)(?:" + "|".join(SECRET_KEY_PATTERNS) + r"|sig|signature)[a-z0-9_.-]*)"
+    r"(?P<sep>\s*[=:]\s*)(?!(?:bearer|basic)\s)(?P<value>[^&;,\s]+)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"\b(?P<scheme>bearer|basic)\s+[a-z0-9._~+/=-]+", re.IGNORECASE)
 
 
 def find_conf_dir(conf_dir: str | Path | None = None) -> Path:
@@ -305,5 +330,13 @@ def _mask(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         if _SECRET_KEY.search(key) and value:
             return "***"
-        return _URI_USERINFO.sub(lambda m: f"{m.group('scheme')}***@", value)
+        return mask_text(value)
     return value
+
+
+def mask_text(text: str) -> str:
+    """`text` with the secrets inside it masked: URI credentials (`user:pass@`), secret-looking key=value pairs
+    (URI query parameters, JDBC / connection-string properties) and `Bearer …` / `Basic …` tokens."""
+    text = _URI_USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
+    text = _BEARER.sub(lambda m: f"{m.group('scheme')} ***", text)
+    return _SECRET_PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}***", text)
