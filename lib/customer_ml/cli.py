@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--path", default=None, help="with one --source: read this file instead (same layout; e.g. next month's)"
     )
+    ingest.add_argument(
+        "--allow-empty", action="store_true", help="let a source with no rows empty a table that has rows"
+    )
     ingest.set_defaults(handler=_ingest)
 
     validate = commands.add_parser(
@@ -294,7 +297,14 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from customer_ml.data import ingest
     from customer_ml.session import get_spark
 
-    reports = ingest.run(get_spark(settings), settings, table=args.table, sources=args.sources, path=args.path)
+    reports = ingest.run(
+        get_spark(settings),
+        settings,
+        table=args.table,
+        sources=args.sources,
+        path=args.path,
+        allow_empty=args.allow_empty,
+    )
     for report in reports:
         sys.stdout.write(f"ingested {report.rows_written:,} rows into {report.table} (version {report.version})\n")
         for name, rows in report.source_rows.items():

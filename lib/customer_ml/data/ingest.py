@@ -38,6 +38,7 @@ def run(
     table: str | None = None,
     sources: Sequence[str] = (),
     path: str | None = None,
+    allow_empty: bool = False,
 ) -> list[IngestReport]:
     """Ingest the configured sources, one table at a time (mode overwrite or merge on the key).
 
@@ -46,6 +47,8 @@ def run(
         sources: only these sources; with `table` they go to that table whatever their own `table:` says.
         path: read the one source named in `sources` from this path instead (same format, options, renames and
             casts: next month's extract of the same layout).
+        allow_empty: let zero rows replace a table that has rows (refused by default: an empty export would
+            silently empty the table).
 
     Returns:
         One report per table written, in the order the sources are configured.
@@ -59,7 +62,7 @@ def run(
         settings = _with_path(settings, sources[0], path)
     plan = ingest_plan(settings.ingest, table=table, sources=sources)
     key = settings.ingest_key
-    return [_ingest_table(spark, settings, target, names, key) for target, names in plan.items()]
+    return [_ingest_table(spark, settings, target, names, key, allow_empty) for target, names in plan.items()]
 
 
 def _with_path(settings: Settings, source: str, path: str) -> Settings:
@@ -97,7 +100,9 @@ def ingest_plan(spec: IngestSettings, *, table: str | None = None, sources: Sequ
     return plan
 
 
-def _ingest_table(spark: SparkSession, settings: Settings, table: str, names: list[str], key: str) -> IngestReport:
+def _ingest_table(
+    spark: SparkSession, settings: Settings, table: str, names: list[str], key: str, allow_empty: bool
+) -> IngestReport:
     spec = settings.ingest
     label = [settings.data.label.column] if settings.data.label else []
     with stage(f"ingest {table}") as record:
@@ -119,6 +124,8 @@ def _ingest_table(spark: SparkSession, settings: Settings, table: str, names: li
                     "dropped" if spec.join != "full" else "kept with nulls",
                 )
         paths = {name: spec.sources[name].path for name in names}
+        if spec.mode == "overwrite" and not allow_empty:
+            _refuse_emptying(spark, table, joined, counts, spec.join, names)
         with job_context(sources=json.dumps(paths), source_rows=json.dumps(counts), unmatched=json.dumps(unmatched)):
             mode = "merge" if spec.mode == "merge" else "overwrite"
             version = lake.write_table(
@@ -185,6 +192,27 @@ def join_sources(prepared: Mapping[str, DataFrame], key: str, how: str) -> DataF
         seen.update({c: name for c in frame.columns if c != key})
         joined = joined.join(frame, on=key, how=how)
     return joined
+
+
+def _refuse_emptying(
+    spark: SparkSession, table: str, joined: DataFrame, counts: Mapping[str, int], join: str, names: list[str]
+) -> None:
+    """Refuse to overwrite a table that has rows with none (an empty or header-only export)."""
+    empty = (
+        counts[names[0]] == 0
+        if join == "left"
+        else sum(counts.values()) == 0
+        if join == "full"
+        else joined.limit(1).count() == 0
+    )
+    if not empty or not lake.table_exists(spark, table):
+        return
+    if lake.read_table(spark, table).limit(1).count() == 0:
+        return
+    raise SourceError(
+        f"source(s) {', '.join(names)} hold no rows: refusing to replace table {table}, which has rows, with nothing "
+        "(nothing written); check the export, or pass --allow-empty to empty the table on purpose"
+    )
 
 
 def _check_casts(frame: DataFrame, name: str, casts: Mapping[str, str]) -> None:
