@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,12 +47,32 @@ def current_context() -> dict[str, Any]:
     return {"job": "customer-ml", "stage": "adhoc", "run_id": PROCESS_RUN_ID, **(_CONTEXT.get() or {})}
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler that writes to whatever sys.stderr is at the time of each record.
+
+    A plain StreamHandler keeps the stream it was made with; when the CLI's main() is called again after
+    sys.stderr was swapped (pytest's capture, a notebook cell, an embedding program), it would write to a
+    closed file and print a "Logging error" traceback instead of the log.
+    """
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", verbose: bool = False) -> None:
     """Send customer_ml's logs to stderr in one format; chatty libraries stay at WARNING unless verbose."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, "_customer_ml", False)), None)
     if handler is None:
-        handler = logging.StreamHandler()
+        handler = _CurrentStderr()
         handler._customer_ml = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))

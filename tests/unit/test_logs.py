@@ -27,3 +27,22 @@ def test_stage_logs_failure_and_reraises(caplog: pytest.LogCaptureFixture) -> No
         raise ValueError("boom")
     assert caplog.records[-1].levelname == "ERROR"
     assert caplog.records[-1].getMessage().startswith("score: failed after ")
+
+
+def test_the_log_follows_sys_stderr_when_it_is_swapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() called twice in one process (tests, notebooks) must not write to the first call's closed stderr."""
+    import io
+    import sys
+
+    from customer_ml.logs import configure_logging
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    configure_logging("INFO")
+    logging.getLogger("customer_ml.test").info("one")
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    configure_logging("INFO")
+    logging.getLogger("customer_ml.test").info("two")
+    assert "customer_ml.test: two" in second.getvalue()
+    assert "Logging error" not in second.getvalue()
