@@ -427,10 +427,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _sql(args: argparse.Namespace, settings: Settings) -> int:
     from customer_ml import sql
+    from customer_ml.lake import tables_under_root
     from customer_ml.session import get_spark
 
     if args.limit < 1:
         raise CustomerMLError(f"--limit must be at least 1, got {args.limit}")
+    settings = settings.with_tables(tables_under_root(settings.lake_root))  # e.g. ingested with --table
     frame = sql.query(get_spark(settings), settings, args.statement)
     sys.stdout.write(sql.show(frame, args.limit, args.output))
     return 0

@@ -79,6 +79,19 @@ def configure_logging(level: str = "INFO", verbose: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose else level)
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    _quiet_sql_context_logger(verbose)
+
+
+def _quiet_sql_context_logger(verbose: bool) -> None:
+    """pyspark logs every failed SQL statement as a page of JSON (the JVM stack included) on its own stderr
+    handler before raising it; the CLI prints the error in one line, so that page shows only with -v.
+
+    The logger must be made by PySparkLogger.getLogger: pyspark calls `.exception(…, errorClass=…)` on it, which
+    a plain logging.Logger of the same name would refuse.
+    """
+    from pyspark.logger import PySparkLogger
+
+    PySparkLogger.getLogger("SQLQueryContextLogger").setLevel(logging.DEBUG if verbose else logging.CRITICAL + 1)
 
 
 @dataclass

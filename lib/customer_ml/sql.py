@@ -1,4 +1,5 @@
-"""SQL over the lake: every configured table as a view of its name, plus named summary views.
+"""SQL over the lake: every configured table, and every Delta folder under a local lake root, as a view of its
+name, plus named summary views.
 
     segment_summary   per score date and segment: customers, mean score, share predicted positive, candidates
     top_candidates    the latest score date's upgrade candidates, best first (scoring.top_candidates rows)
@@ -62,7 +63,8 @@ def query(spark: SparkSession, settings: Settings, statement: str) -> DataFrame:
         return spark.sql(statement)
     except (AnalysisException, ParseException) as error:
         first = str(error).strip().splitlines()[0]
-        raise CustomerMLError(f"SQL error: {first} (views: {', '.join(views) or 'none yet'})") from None
+        known = ", ".join(views) or f"none yet under {settings.lake_root}"
+        raise CustomerMLError(f"SQL error: {first} (views: {known})") from None
 
 
 def show(frame: DataFrame, limit: int, output: Path | None = None) -> str:

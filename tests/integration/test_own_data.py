@@ -96,18 +96,37 @@ def test_a_csv_of_your_own_to_a_scored_table_with_no_file_edited(
     assert row["MonthlyFee"] is None  # the blank
     assert lake.read_table(spark, "customers").where(F.col("Plan") == 'Gold, "annual"').count() > 0
 
-    # 3. next month's rows (no label column) as their own table, same layout, then scored
+    # 3. next month's rows (no label column) as their own table, same layout (the only source's: no --source),
+    #    validated without the label's rules, then scored
     later = write_csv(tmp_path / "next.csv", HEADER[:-1], accounts(5000, 120, seed=4, label=False))
-    scored = ["ingest", "--source", "telco", "--path", str(later), "--table", "to_score"]
-    assert cli.main(command(work, overlay, *scored)) == 0
-    assert cli.main(command(work, overlay, "score", "--input-table", "to_score", "--score-date", "2026-11-30")) == 0
+    assert cli.main(command(work, overlay, "ingest", "--path", str(later), "--table", "to_score")) == 0
+    assert cli.main(command(work, overlay, "validate", "--table", "to_score")) == 0
+    assert "to_score: 120 rows -> 120 validated, 0 quarantined" in capsys.readouterr().out
+    to_score = ["score", "--input-table", "to_score_validated", "--score-date", "2026-11-30"]
+    assert cli.main(command(work, overlay, *to_score)) == 0
     out = capsys.readouterr().out
-    assert "scored 120 customers of to_score" in out and "no segmenter" in out
+    assert "scored 120 customers of to_score_validated" in out and "no segmenter" in out
 
     bind_settings(spark, settings, engine="delta-rs")
     result = lake.read_table(spark, "scored_customers").where(F.col("score_date") == F.lit(dt.date(2026, 11, 30)))
     assert sorted(r["AcctNo"] for r in result.select("AcctNo").collect()) == list(range(5000, 5120))
     assert result.where(F.col("score").isNull() | F.col("segment_id").isNotNull()).count() == 0
+
+    # 4. SQL sees the table only --table named (it is in no conf), and a bad query is one line, no JSON page
+    assert cli.main(command(work, overlay, "sql", "SELECT count(*) AS n, min(AcctNo) AS first FROM to_score")) == 0
+    assert capsys.readouterr().out.split() == ["n", "first", "120", "5000"]
+    assert cli.main(command(work, overlay, "sql", "SELECT nope FROM to_score")) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("customer-ml: error: SQL error: [UNRESOLVED_COLUMN")
+    assert "SQLQueryContextLogger" not in err and "Py4JJavaError" not in err
+
+    # 5. the monthly pipeline: the source's next file in, checked, scored (the label column absent)
+    monthly = ["--set", f"ingest.sources.telco.path={later}", "run", "score", "--score-date", "2026-12-31"]
+    assert cli.main(command(work, overlay, *monthly)) == 0
+    assert "120 rows of customers_validated scored for 2026-12-31" in capsys.readouterr().out
+    bind_settings(spark, settings, engine="delta-rs")
+    december = lake.read_table(spark, "scored_customers").where(F.col("score_date") == F.lit(dt.date(2026, 12, 31)))
+    assert december.count() == 120 and december.agg(F.min("AcctNo")).first()[0] == 5000
 
 
 def test_run_a_pipeline_of_stages_in_one_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

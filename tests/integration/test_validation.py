@@ -183,3 +183,27 @@ def test_synthetic_base_quarantines_exactly_the_injected_faults(spark: SparkSess
     assert faulty and quarantined == faulty
     validated_ids = {r[0] for r in lake.read_table(spark, "customers_validated").select("customer_id").collect()}
     assert not validated_ids & faulty
+
+
+def test_rows_without_the_label_column_skip_only_the_label_rules(spark: SparkSession, tmp_path: Path) -> None:
+    """Rows to score arrive before their outcome: the suite's schema and rules on the label go, the rest hold."""
+    settings = make_settings(
+        tmp_path / "work",
+        "tables.t.path=t",
+        "data.id_column=id",
+        "data.label={column: y, positive: 'Yes'}",
+        "validation.suites.t={schema: {id: string, n: int, y: string}, expectations: ["
+        "{expectation: expect_column_values_to_be_in_set, kwargs: {column: y, value_set: ['Yes', 'No']}, "
+        "severity: quarantine}, {expectation: expect_column_values_to_be_between, kwargs: {column: n, min_value: 0}, "
+        "severity: quarantine}]}",
+    )
+    bind_settings(spark, settings, engine="delta-rs")
+    lake.write_table(spark.createDataFrame([("a", 1), ("b", -1)], "id string, n int"), "t", mode="overwrite")
+    report = stage.run(spark, settings, "t")
+    assert (report.validated_rows, report.quarantined_rows) == (1, 1)
+    [bad] = lake.read_table(spark, "t_quarantine").collect()
+    assert bad["id"] == "b" and bad[rules.VIOLATIONS] == ["expect_column_values_to_be_between(n)"]
+    frame = spark.createDataFrame([("a", 1)], "id string, n bigint")
+    lake.write_table(frame, "t", mode="overwrite", schema_mode="overwrite")
+    with pytest.raises(ValidationError, match=r"column n is bigint, expected int"):  # the other columns still checked
+        stage.run(spark, settings, "t")

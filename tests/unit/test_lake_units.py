@@ -55,3 +55,15 @@ def test_dictionary_encoding_only_for_repetitive_columns() -> None:
         }
     )
     assert _dictionary_columns(table) == ["segment", "tenure"]
+
+
+def test_tables_under_root_lists_delta_folders_with_sql_names(tmp_path) -> None:
+    from customer_ml.lake import tables_under_root
+
+    for folder in ("to_score", "customers", "my table", "not_delta"):
+        (tmp_path / folder).mkdir()
+    for folder in ("to_score", "customers", "my table"):
+        (tmp_path / folder / "_delta_log").mkdir()
+    assert tables_under_root(str(tmp_path)) == ["customers", "to_score"]
+    assert tables_under_root(str(tmp_path / "missing")) == []
+    assert tables_under_root("s3://bucket/lake") == []

@@ -253,7 +253,11 @@ def test_the_rendered_overlay_loads_over_conf(tmp_path: Path) -> None:
 def test_each_decision_carries_its_reason_as_a_comment() -> None:
     text = render(decide(PROFILE, name="bank", output="my overlays/bank.yml", options=dict(CSV_OPTIONS)))
     lines = text.splitlines()
-    assert lines[3] == "#   customer-ml --overlay 'my overlays/bank.yml' ingest"
+    assert lines[3].startswith("#   customer-ml --overlay 'my overlays/bank.yml' run all ")
+    assert (
+        lines[5]
+        == "#   customer-ml --overlay 'my overlays/bank.yml' --set ingest.sources.bank.path=NEXT_FILE run score"
+    )
     reasons = [  # in file order
         '        "Full Name": full_name',
         "        monthly_charges: double             # 1 blank value read as null",

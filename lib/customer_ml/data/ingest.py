@@ -57,8 +57,13 @@ def run(
         SourceError: nothing configured, an unknown source name, or a source that does not fit its description.
     """
     if path is not None:
+        if not sources and len(settings.ingest.sources) == 1:
+            sources = list(settings.ingest.sources)  # the only layout there is
         if len(sources) != 1:
-            raise SourceError(f"--path {path} needs exactly one --source whose layout it has (got {list(sources)})")
+            raise SourceError(
+                f"--path {path} reads one file with one source's layout: name it with --source "
+                f"({', '.join(settings.ingest.sources) or 'none configured'}), got {list(sources) or 'none'}"
+            )
         settings = _with_path(settings, sources[0], path)
     plan = ingest_plan(settings.ingest, table=table, sources=sources)
     key = settings.ingest_key
@@ -163,7 +168,11 @@ def prepare(frame: DataFrame, name: str, source: SourceSpec, key: str, optional:
     casts = {c: t for c, t in source.casts.items() if c in frame.columns or c not in optional}
     unknown = [c for c in casts if c not in frame.columns]
     if unknown:
-        raise SourceError(f"source '{name}': cannot cast missing column(s) {unknown} (columns: {frame.columns})")
+        raise SourceError(
+            f"source '{name}' has no column(s) {unknown} that ingest.sources.{name}.casts types (columns: "
+            f"{frame.columns}); a renamed column goes under ingest.sources.{name}.rename, one no longer delivered "
+            "comes out of casts (and of the models' features)"
+        )
     _check_casts(frame, name, casts)
     return frame.select(
         *[F.expr(f"try_cast(`{c}` AS {casts[c]})").alias(c) if c in casts else F.col(f"`{c}`") for c in frame.columns]

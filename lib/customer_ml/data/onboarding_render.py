@@ -66,9 +66,9 @@ def _header(overlay: Overlay) -> list[str]:
         f"# Dataset overlay for {overlay.name}, written by `customer-ml init` from a profile of its source.",
         f"# Source: {profile.source} ({profile.fmt}), {profile.rows} rows profiled, {len(profile.columns)} columns.",
         "# Every decision carries its reason as a comment: review them (the suite most of all), then run",
-        f"#   {command} ingest",
-        f"#   {command} validate --table customers",
-        f"#   {command} train-classifier",
+        f"#   {command} run all        # ingest, validate, train-classifier, train-segmenter, score",
+        "# or those stages one by one as commands of their own; next month's rows (the label column may be absent):",
+        f"#   {command} --set ingest.sources.{overlay.name}.path=NEXT_FILE run score",
         "# init writes the same bytes again from the same source, and will not overwrite your edits without --force.",
     ]
 

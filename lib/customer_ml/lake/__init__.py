@@ -10,6 +10,7 @@ from customer_ml.lake.tables import (
     table_exists,
     table_path,
     table_ref,
+    tables_under_root,
     write_table,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "table_exists",
     "table_path",
     "table_ref",
+    "tables_under_root",
     "write_table",
 ]

@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -21,7 +23,7 @@ from customer_ml.lake import delta_rs, native
 from customer_ml.lake.schema import conform, enforce_schema
 from customer_ml.logs import current_context
 from customer_ml.session import bound_settings, lake_engine
-from customer_ml.settings import resolve_location
+from customer_ml.settings import is_uri, resolve_location
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +255,24 @@ def register_views(spark: SparkSession) -> list[str]:
             registered.append(name)
     logger.info("registered views: %s", ", ".join(registered) or "none")
     return registered
+
+
+_VIEW_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def tables_under_root(lake_root: str) -> list[str]:
+    """The Delta tables in a local lake root's folders (those with a `_delta_log`), configured or not.
+
+    A table a command was told about with `--table` (ingest of a second table, say) is not under `tables:` in conf;
+    `sql` finds it here. Only folders whose name is a SQL identifier count; a URI root (s3, abfss, dbfs) is not
+    listed: there the catalog or `tables:` names them.
+    """
+    if is_uri(lake_root):
+        return []
+    root = Path(lake_root)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir() and _VIEW_NAME.fullmatch(p.name))
 
 
 def _existing_layout(spark: SparkSession, ref: TableRef, engine: str) -> tuple[T.StructType, tuple[str, ...]]:

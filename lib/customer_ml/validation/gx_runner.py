@@ -46,6 +46,7 @@ def expectation_class(name: str) -> Any:
 def validate(frame: DataFrame, table: str, suite: SuiteSpec, docs_root: Path) -> tuple[list[ExpectationResult], Path]:
     """Validate `frame` with the suite; returns one result per expectation and the Data Docs index page."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     expectations = []
     for index, spec in enumerate(suite.expectations):
@@ -60,6 +61,9 @@ def validate(frame: DataFrame, table: str, suite: SuiteSpec, docs_root: Path) ->
                 f"bad kwargs {spec.kwargs}: {first}"
             ) from None
     context = gx.get_context(mode="file", project_root_dir=str(docs_root))
+    # No "Calculating Metrics" tqdm bars on stderr: the stage logs its own progress, and a scheduler's log
+    # would keep every redraw of them.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     suite_name = f"{table}_suite"
     for name in [s.name for s in context.suites.all() if s.name == suite_name]:
         context.suites.delete(name)

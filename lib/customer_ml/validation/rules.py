@@ -47,6 +47,19 @@ def generic_suite(key: str | None) -> SuiteSpec:
     return SuiteSpec(key=key, expectations=expectations)
 
 
+def without_absent_label(suite: SuiteSpec, frame: DataFrame, label: str | None) -> SuiteSpec:
+    """The suite without its rules on the label column when `frame` has no such column: rows to score arrive
+    before their outcome, and must pass the same checks as the training rows on every other column."""
+    if label is None or label in frame.columns:
+        return suite
+    return suite.model_copy(
+        update={
+            "schema_": {c: t for c, t in suite.schema_.items() if c != label},
+            "expectations": [e for e in suite.expectations if e.kwargs.get("column") != label],
+        }
+    )
+
+
 def with_finite_checks(suite: SuiteSpec, frame: DataFrame, severity: str) -> SuiteSpec:
     """The suite plus a rule per float / double column of `frame` that fails NaN and ±Infinity (`severity`, or
     nothing when it is `off`). Integers and decimals cannot hold them."""

@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from customer_ml import lake
-from customer_ml.errors import ValidationError
+from customer_ml.errors import TableNotFoundError, ValidationError
 from customer_ml.logs import job_context, stage
 from customer_ml.settings import Settings
 from customer_ml.validation import gx_runner, rules
@@ -62,18 +62,25 @@ def run(spark: SparkSession, settings: Settings, table: str) -> ValidationReport
     """
     configured = settings.validation.suites.get(table)
     suite = configured or rules.generic_suite(settings.data.id_column)
-    if configured is None:
-        logger.warning(
-            "validate: no suite for table %s (validation.suites: %s): generic checks only (rows > 0%s, NaN/Infinity "
-            "%s); `customer-ml init` proposes a suite",
-            table,
-            ", ".join(settings.validation.suites) or "none",
-            f", {suite.key} present and unique" if suite.key else "; set data.id_column to check the key",
-            settings.validation.non_finite,
-        )
     run_id = uuid.uuid4().hex
     with stage("validate") as record, job_context(run_id=run_id):
-        frame, version = lake.read_snapshot(spark, table)
+        try:
+            frame, version = lake.read_snapshot(spark, table)
+        except TableNotFoundError as error:
+            raise TableNotFoundError(f"{error} (`customer-ml ingest --table {table}` writes it)") from None
+        if configured is None:
+            logger.warning(
+                "validate: no suite for table %s (validation.suites: %s): generic checks only (rows > 0%s, "
+                "NaN/Infinity %s); `customer-ml init` proposes a suite",
+                table,
+                ", ".join(settings.validation.suites) or "none",
+                f", {suite.key} present and unique" if suite.key else "; set data.id_column to check the key",
+                settings.validation.non_finite,
+            )
+        label = settings.data.label.column if settings.data.label else None
+        if label and label not in frame.columns:
+            logger.info("validate: %s has no label column %s (rows to score): its rules are skipped", table, label)
+        suite = rules.without_absent_label(suite, frame, label)
         suite = rules.with_finite_checks(suite, frame, settings.validation.non_finite)
         problems = rules.schema_differences(frame, suite)
         if problems:
