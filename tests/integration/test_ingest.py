@@ -118,7 +118,7 @@ def test_parquet_and_delta_sources(spark: SparkSession, lake_settings: Settings,
         ({"path": "/no/such/file.csv"}, r"source 'demographics': no file or folder at /no/such/file.csv; fix ingest"),
         ({"rename": {"NOPE": "customer_id"}}, r"source 'demographics': cannot rename missing column\(s\) \['NOPE'\]"),
         ({"rename": {}}, r"source 'demographics' has no key column 'customer_id'.*rename its key"),
-        ({"casts": {"region": "int", "CUST_ID": "string"}}, r"has no column\(s\) \['CUST_ID'\] that ingest.sources.\w+.casts types"),
+        ({"casts": {"region": "int", "CUST_ID": "string"}}, r"has no column\(s\) \[.CUST_ID.\] that ingest.sources"),
     ],
 )
 def test_source_description_errors(
