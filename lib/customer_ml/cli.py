@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--name", default=None, help="project name (default: the source file's name)")
     init.add_argument("--output", type=Path, default=None, help="overlay to write (default ./<name>.yml)")
     init.add_argument("--force", action="store_true", help="replace an existing overlay that differs")
+    init.add_argument("--sep", default=None, help="a CSV's field separator (default: detected, one of , ; tab |)")
     init.set_defaults(handler=_init)
 
     ingest = commands.add_parser(
@@ -283,6 +284,7 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
         name=name,
         output=args.output or onboarding.default_output(name),
         force=args.force,
+        sep=args.sep.replace("\\t", "\t") if args.sep else None,
     )
     sys.stdout.write("".join(f"  {line}\n" for line in report.summary))
     sys.stdout.write(

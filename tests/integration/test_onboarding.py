@@ -172,3 +172,19 @@ def test_parquet_keeps_its_types_and_renames_for_delta(spark: SparkSession, tmp_
     }
     assert settings.data.label is not None and settings.data.label.positive == 1
     assert "label churned (int): 33.3% 1 of 3 rows" in report.summary
+
+
+def test_a_semicolon_csv_with_decimal_commas_in_quotes_is_read_by_its_separator(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """Continental exports: `;` between fields, a comma inside a quoted text value."""
+    source = tmp_path / "export.csv"
+    source.write_text('id;segment;balance;churn\n1;"Retail, North";10.5;Yes\n2;Private;7;No\n3;Retail;;No\n')
+    report = init(spark, str(source), tmp_path / "export.yml", id_column="id")
+    assert "fields separated by ';' (--sep to change)" in report.summary
+    settings = overlay_settings(report.path, tmp_path)
+    spec = settings.ingest.sources["telco_test"]
+    assert spec.options["sep"] == ";" and spec.casts == {"id": "int", "balance": "double"}
+    read = read_source(spark, "telco_test", spec.format, spec.path, spec.options)
+    rows = ingest.prepare(read, "telco_test", spec, "id").orderBy("id").collect()
+    assert [(r["segment"], r["balance"]) for r in rows] == [("Retail, North", 10.5), ("Private", 7.0), ("Retail", None)]

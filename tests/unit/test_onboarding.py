@@ -296,3 +296,30 @@ def test_a_category_with_more_than_20_values_gets_no_value_set() -> None:
         if rule["expectation"] == "expect_column_values_to_be_in_set"
     ]
     assert columns_with_value_sets == ["churn", "plan_code", "senior", "payment"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('id,plan,fee\n1,"Gold; annual",2.5\n', ","),
+        ('id;plan;fee\n1;"Gold, annual";2,5\n2;Basic;3,0\n', ";"),
+        ("id\tplan\tfee\n1\tGold\t2.5\n", "\t"),
+        ("id|plan|fee\n1|Gold|2.5\n", "|"),
+        ("id\n1\n", ","),  # one column: nothing to judge, the default
+        ("", ","),
+    ],
+)
+def test_the_separator_is_judged_from_the_first_lines(tmp_path, text: str, expected: str) -> None:
+    from customer_ml.data.onboarding import sniff_separator
+
+    (tmp_path / "data.csv").write_text(text, encoding="utf-8")
+    assert sniff_separator(str(tmp_path / "data.csv")) == expected
+    assert sniff_separator(str(tmp_path)) == expected  # a folder: its first data file
+    assert sniff_separator("s3://bucket/data.csv") == ","
+
+
+def test_a_tab_separator_is_written_so_that_it_loads_back() -> None:
+    overlay = decide(PROFILE, name="bank", output="bank.yml", options={**CSV_OPTIONS, "sep": "\t"})
+    loaded = yaml.safe_load(render(overlay))
+    assert loaded["ingest"]["sources"]["bank"]["options"]["sep"] == "\t"
+    assert "fields separated by '\\t' (--sep to change)" in overlay.summary

@@ -10,6 +10,7 @@ onboarding_plan) rendered as YAML (onboarding_render). The overlay is written th
 
 from __future__ import annotations
 
+import csv
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,8 +51,36 @@ CSV_OPTIONS: dict[str, str | bool] = {
     "ignoreLeadingWhiteSpace": True,
     "ignoreTrailingWhiteSpace": True,
 }
-# The same file untrimmed: pass 1 counts the blank values the options above turn into nulls.
-_CSV_AS_WRITTEN = {k: v for k, v in CSV_OPTIONS.items() if not k.startswith("ignore")}
+
+
+def _as_written(options: dict[str, Any]) -> dict[str, Any]:
+    """The same file untrimmed: pass 1 counts the blank values the trimming options turn into nulls."""
+    return {k: v for k, v in options.items() if not k.startswith("ignore")}
+
+
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def sniff_separator(source: str) -> str:
+    """The field separator of a local CSV (a file, or a folder's first data file), judged on its first lines:
+    the one of , ; tab | that splits the header into the most fields and every sampled line into as many.
+    A comma when the file is not local (a URI) or nothing beats it; `--sep` overrides."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        path = next((p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(("_", "."))), path)
+    if not path.is_file():
+        return ","
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        lines = [line for line in (handle.readline() for _ in range(20)) if line.strip()]
+    if not lines:
+        return ","
+
+    def fields(line: str, sep: str) -> int:
+        return next(csv.reader([line], delimiter=sep, quotechar='"'), []).__len__()
+
+    best = max(SEPARATORS, key=lambda sep: (fields(lines[0], sep), sep == ","))
+    consistent = all(fields(line, best) == fields(lines[0], best) for line in lines[1:-1])  # the last may be cut
+    return best if fields(lines[0], best) > 1 and consistent else ","
 
 
 @dataclass(frozen=True)
@@ -103,6 +132,7 @@ def run(
     name: str,
     output: Path,
     force: bool = False,
+    sep: str | None = None,
 ) -> InitReport:
     """Profile `source` and write the overlay that ingests, validates and models it.
 
@@ -116,6 +146,7 @@ def run(
         name: the dataset's name: project.name and the source's name (see `default_name`).
         output: the overlay file to write.
         force: overwrite an existing, different overlay.
+        sep: a CSV's field separator (default: detected from its first lines, see `sniff_separator`).
 
     Returns:
         The report; `changed` is False when the file already held exactly this overlay.
@@ -130,6 +161,10 @@ def run(
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt}: init reads {', '.join(FORMATS)}")
     options = dict(CSV_OPTIONS) if fmt == "csv" else {}
+    if fmt == "csv":
+        separator = sep if sep is not None else sniff_separator(source)
+        if separator != ",":
+            options["sep"] = separator
     with stage("init") as record:
         profile = _profile(spark, source, fmt, options, name, id_column, label, positive)
         record.count("source", profile.rows)
@@ -161,7 +196,7 @@ def _profile(
     target = _resolve("--label", label, frame.columns, renames, source)
     if key == target:
         raise ConfigError(f"--id and --label both name {key}: the label cannot be the id")
-    casts, counts = _infer_casts(spark, name, source, renamed) if fmt == "csv" else ({}, {})
+    casts, counts = _infer_casts(spark, name, source, renamed, options) if fmt == "csv" else ({}, {})
     rows, stats, id_distinct = onboarding_profile.column_stats(renamed, casts, key)
     dropped = {s.name for s in stats if s.cast_failures}
     if dropped:  # quoted blanks survive the trimming: ingest could not cast them, so those columns stay text
@@ -201,10 +236,10 @@ def _resolve(option: str, column: str, columns: list[str], renames: dict[str, st
 
 
 def _infer_casts(
-    spark: SparkSession, name: str, source: str, renamed: DataFrame
+    spark: SparkSession, name: str, source: str, renamed: DataFrame, options: dict[str, Any]
 ) -> tuple[dict[str, str], dict[str, CastCounts]]:
     """Pass 1 over the CSV as written: the casts of the columns that are not text, and every column's counts."""
-    as_written = read_source(spark, name, "csv", source, _CSV_AS_WRITTEN)
+    as_written = read_source(spark, name, "csv", source, _as_written(options))
     if len(as_written.columns) != len(renamed.columns):
         raise SourceError(f"{source}: the header reads differently untrimmed ({as_written.columns}); fix the header")
     counts = dict(zip(renamed.columns, onboarding_profile.count_casts(as_written), strict=True))

@@ -73,6 +73,7 @@ def decide(profile: SourceProfile, *, name: str, output: str, options: dict[str,
     summary = [
         f"{profile.source}: {profile.fmt}, {profile.rows} rows, {len(profile.columns)} columns",
         *([CSV_READING] if profile.fmt == "csv" else []),
+        *([f"fields separated by {options['sep']!r} (--sep to change)"] if "sep" in options else []),
         *(f"{old} -> {new}: renamed (Delta needs column mapping for {old!r})" for new, old in _renames(profile)),
         _id_line(profile),
         _label_line(profile),

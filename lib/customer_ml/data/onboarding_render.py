@@ -17,6 +17,7 @@ from customer_ml.data.onboarding_rules import ColumnStats, shown
 COMMENT_COLUMN = 44
 WIDTH = 118
 OPTION_COMMENTS = {
+    "sep": "the field separator (init judged it from the first lines; --sep sets it)",
     "inferSchema": "every column read as text; the casts below type them",
     "escape": 'RFC 4180: a quote inside a quoted value is doubled ("")',
     "ignoreLeadingWhiteSpace": "unquoted values trimmed, so a blank field ( ) reads as null",
