@@ -8,11 +8,12 @@ import importlib.metadata
 import logging
 import platform
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from customer_ml.config import DEFAULT_ENV, EXAMPLE_OVERLAY, OVERLAY_VARIABLE, load_settings, masked, to_yaml
-from customer_ml.errors import CustomerMLError
+from customer_ml.errors import CustomerMLError, describe_failure
 from customer_ml.logs import configure_logging
 from customer_ml.settings import Settings
 
@@ -85,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--table",
         default=None,
         help="table to validate (default ingest.table); its suite in validation.suites, else generic checks",
+    )
+    validate.add_argument(
+        "--suite",
+        default=None,
+        metavar="TABLE",
+        help="check with another table's suite, e.g. next month's rows (--table to_score) with --suite customers",
     )
     validate.set_defaults(handler=_validate)
 
@@ -211,15 +218,23 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI. Returns the exit code: 0 ok, 2 for a customer-ml error (printed as one line)."""
+    """Run the CLI. Returns the exit code: 0 ok, 2 for any failure, printed as one line on stderr (with `-v`, after
+    its traceback), 130 when interrupted."""
     args = parse_args(argv)
-    configure_logging(verbose=getattr(args, "verbose", False))
+    verbose = getattr(args, "verbose", False)
+    configure_logging(verbose=verbose)
     try:
         settings = settings_for(args)
-        configure_logging(settings.logging.level, verbose=getattr(args, "verbose", False))
+        configure_logging(settings.logging.level, verbose=verbose)
         return args.handler(args, settings)
-    except CustomerMLError as error:
-        sys.stderr.write(f"customer-ml: error: {error}\n")
+    except KeyboardInterrupt:
+        sys.stderr.write("customer-ml: interrupted (a Delta write either committed whole or not at all)\n")
+        return 130
+    except Exception as error:  # noqa: BLE001 - every failure ends as one line and exit 2 (the promise)
+        if verbose:
+            traceback.print_exc()
+        hint = "" if isinstance(error, CustomerMLError) or verbose else " (-v for the traceback)"
+        sys.stderr.write(f"customer-ml: error: {describe_failure(error)}{hint}\n")
         return 2
 
 
@@ -321,11 +336,16 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     from customer_ml.session import get_spark
     from customer_ml.validation import stage
 
-    report = stage.run(get_spark(settings), settings, args.table or settings.ingest.table)
+    report = stage.run(get_spark(settings), settings, args.table or settings.ingest.table, suite_of=args.suite)
     if report.generic:
+        others = (
+            f"--suite {' | '.join(settings.validation.suites)} checks it like that table, "
+            if (settings.validation.suites)
+            else ""
+        )
         sys.stdout.write(
             f"no suite configured for {report.table}: generic checks only (rows, key, NaN/Infinity); "
-            "`customer-ml init` proposes a suite\n"
+            f"{others}`customer-ml init` proposes a suite\n"
         )
     sys.stdout.write(
         f"validated {report.table}: {report.input_rows:,} rows -> {report.validated_rows:,} validated, "
@@ -436,7 +456,11 @@ def _sql(args: argparse.Namespace, settings: Settings) -> int:
         raise CustomerMLError(f"--limit must be at least 1, got {args.limit}")
     settings = settings.with_tables(tables_under_root(settings.lake_root))  # e.g. ingested with --table
     frame = sql.query(get_spark(settings), settings, args.statement)
-    sys.stdout.write(sql.show(frame, args.limit, args.output))
+    try:
+        text = sql.show(frame, args.limit, args.output)
+    except Exception as error:  # noqa: BLE001 - a runtime error of the query (1/0, a bad cast under ANSI)
+        raise CustomerMLError(f"SQL error: {describe_failure(error)}") from error
+    sys.stdout.write(text)
     return 0
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+
 
 class CustomerMLError(Exception):
     """Base class of every error customer-ml raises on purpose. The CLI prints it as one line and exits 2."""
@@ -41,3 +45,72 @@ class SourceError(CustomerMLError):
 
 class ValidationError(CustomerMLError):
     """Validation could not run (schema, unknown expectation) or an `error`-severity expectation failed."""
+
+
+_ERRNO_FIXES = {
+    errno.ENOSPC: "no space left on the device: free space, or point project.work_dir / lake.root elsewhere",
+    errno.EROFS: "read-only file system: point project.work_dir / lake.root at a writable place",
+    errno.EACCES: "permission denied: give this user write access, or point project.work_dir / lake.root elsewhere",
+    errno.EDQUOT: "disk quota exceeded: free space, or point project.work_dir / lake.root elsewhere",
+}
+_CONDITION_FIXES = {
+    "FAILED_READ_FILE": "a data file is truncated or damaged: rerun the stage that wrote the table, or restore the "
+    "file; `customer-ml history TABLE` lists the versions",
+}
+_JAVA_ERROR = re.compile(r"^(?:Caused by: )?[\w.$]+(?:Exception|Error): (.+)$")
+_FILE = re.compile(r"(?:file:|s3a?://|abfss?://|gs://|dbfs:)\S+|(?<![\w.])/(?:[\w.@%+=-]+/)+[\w.@%+=-]+")
+
+
+def describe_failure(error: BaseException) -> str:
+    """One line for an error customer-ml did not raise on purpose (Spark, the file system, a library): its kind,
+    what it says, and the file it names. `-v` shows the whole traceback instead of only this line."""
+    if isinstance(error, CustomerMLError):
+        return str(error)
+    for cause in _chain(error):
+        if isinstance(cause, OSError) and cause.errno in _ERRNO_FIXES:
+            where = cause.filename or _first_file(str(cause))
+            return f"{_ERRNO_FIXES[cause.errno]} ({where or 'path not reported'})"
+    whole = str(error)
+    for errno_code, fix in _ERRNO_FIXES.items():  # the same faults inside a Spark task's or the JVM's report
+        said = next((line for line in whole.splitlines() if os.strerror(errno_code).lower() in line.lower()), None)
+        if said is not None:
+            where = _first_file(whole)
+            return f"{fix} ({where})" if where else fix
+    text = _first_meaningful_line(error)
+    hint = next((h for condition, h in _CONDITION_FIXES.items() if text.startswith(f"[{condition}")), "")
+    if hint:
+        return f"{text} ({hint})"
+    if not text.startswith("["):  # Spark's own messages start with their [CONDITION]
+        text = f"{type(error).__name__}: {text}"
+    return text
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _first_meaningful_line(error: BaseException) -> str:
+    """Spark's errors start with `[CONDITION] message`, py4j's with `An error occurred while calling oN.x.` and
+    the Java exception on the next line: the first line that says something, without the class prefix."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("An error occurred while calling"):
+            continue
+        line = line.lstrip(": ").strip()
+        match = _JAVA_ERROR.match(line)
+        return (match.group(1) if match else line)[:500]
+    return type(error).__name__
+
+
+def _first_file(text: str) -> str | None:
+    """The first data path a report names (not a source file of a stack trace)."""
+    for match in _FILE.finditer(text):
+        path = match.group(0).rstrip(".,;:)'\"")
+        if not path.endswith((".py", ".scala", ".java")) and "site-packages" not in path:
+            return path
+    return None

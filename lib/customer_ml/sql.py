@@ -10,6 +10,7 @@ name, plus named summary views.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -34,7 +35,7 @@ def summary_views(settings: Settings) -> dict[str, str]:
             FROM {scored} s
             LEFT JOIN (SELECT score_date, segment_id, count(*) AS candidates FROM {candidates}
                        GROUP BY score_date, segment_id) c
-              ON s.score_date = c.score_date AND s.segment_id = c.segment_id
+              ON s.score_date = c.score_date AND s.segment_id <=> c.segment_id  -- null: scored without a segmenter
             GROUP BY s.score_date, s.segment_id, s.segment_name""",
         "top_candidates": f"""
             SELECT * FROM {candidates}
@@ -70,11 +71,15 @@ def query(spark: SparkSession, settings: Settings, statement: str) -> DataFrame:
 def show(frame: DataFrame, limit: int, output: Path | None = None) -> str:
     """The rows as a text table (at most `limit`), or all rows written to `output` as CSV; returns the text."""
     if output is not None:
-        rows = frame.toPandas()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            rows = frame.toPandas()
         output.parent.mkdir(parents=True, exist_ok=True)
         rows.to_csv(output, index=False)
         return f"wrote {len(rows):,} rows to {output}\n"
-    rows = frame.limit(limit + 1).toPandas()
+    with warnings.catch_warnings():  # pyspark warns of its Arrow path before re-raising a query's runtime error
+        warnings.simplefilter("ignore", UserWarning)
+        rows = frame.limit(limit + 1).toPandas()
     more = len(rows) > limit
     text = rows.head(limit).to_string(index=False, max_colwidth=60) if len(rows) else "(no rows)"
     return text + ("\n… more rows (raise --limit or use --output)\n" if more else "\n")

@@ -100,8 +100,10 @@ def test_a_csv_of_your_own_to_a_scored_table_with_no_file_edited(
     #    validated without the label's rules, then scored
     later = write_csv(tmp_path / "next.csv", HEADER[:-1], accounts(5000, 120, seed=4, label=False))
     assert cli.main(command(work, overlay, "ingest", "--path", str(later), "--table", "to_score")) == 0
-    assert cli.main(command(work, overlay, "validate", "--table", "to_score")) == 0
-    assert "to_score: 120 rows -> 120 validated, 0 quarantined" in capsys.readouterr().out
+    assert cli.main(command(work, overlay, "validate", "--table", "to_score", "--suite", "customers")) == 0
+    out = capsys.readouterr().out  # the training suite without the label's rule: schema, id, ranges, value sets
+    assert "to_score: 120 rows -> 120 validated, 0 quarantined" in out and "no suite" not in out
+    assert int(out.split(" expectations passed")[0].rsplit(" ", 1)[-1]) > 6  # more than the generic checks
     to_score = ["score", "--input-table", "to_score_validated", "--score-date", "2026-11-30"]
     assert cli.main(command(work, overlay, *to_score)) == 0
     out = capsys.readouterr().out
@@ -115,6 +117,12 @@ def test_a_csv_of_your_own_to_a_scored_table_with_no_file_edited(
     # 4. SQL sees the table only --table named (it is in no conf), and a bad query is one line, no JSON page
     assert cli.main(command(work, overlay, "sql", "SELECT count(*) AS n, min(AcctNo) AS first FROM to_score")) == 0
     assert capsys.readouterr().out.split() == ["n", "first", "120", "5000"]
+    summary = "SELECT customers, candidates FROM segment_summary WHERE score_date = DATE'2026-11-30'"
+    assert cli.main(command(work, overlay, "sql", summary)) == 0  # no segmenter: one row, segment null
+    [customers, candidates] = capsys.readouterr().out.split()[2:]
+    bind_settings(spark, settings, engine="delta-rs")
+    chosen = lake.read_table(spark, "upgrade_candidates").where(F.col("score_date") == F.lit(dt.date(2026, 11, 30)))
+    assert (int(customers), int(candidates)) == (120, chosen.count()) and chosen.count() > 0
     assert cli.main(command(work, overlay, "sql", "SELECT nope FROM to_score")) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].startswith("customer-ml: error: SQL error: [UNRESOLVED_COLUMN")

@@ -18,7 +18,14 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from customer_ml.errors import ConfigError, LakeError, SchemaMismatchError, TableNotFoundError
+from customer_ml.errors import (
+    ConfigError,
+    CustomerMLError,
+    LakeError,
+    SchemaMismatchError,
+    TableNotFoundError,
+    describe_failure,
+)
 from customer_ml.lake import delta_rs, native
 from customer_ml.lake.schema import conform, enforce_schema
 from customer_ml.logs import current_context
@@ -220,13 +227,20 @@ def write_table(
         commit_info=_commit_info(name, mode),
         create=not exists,
     )
-    if mode == "merge" and exists:
-        _check_unique_keys(rows, name, merge_keys)
-        engine_merge = native.merge if engine == "spark" else delta_rs.merge
-        return engine_merge(rows, plan, keys=merge_keys)
-    if engine == "spark":
-        return native.write(rows, plan)
-    return delta_rs.write(rows, plan, target_file_rows=bound_settings(spark).lake.target_file_rows)
+    try:
+        if mode == "merge" and exists:
+            _check_unique_keys(rows, name, merge_keys)
+            engine_merge = native.merge if engine == "spark" else delta_rs.merge
+            return engine_merge(rows, plan, keys=merge_keys)
+        if engine == "spark":
+            return native.write(rows, plan)
+        return delta_rs.write(rows, plan, target_file_rows=bound_settings(spark).lake.target_file_rows)
+    except CustomerMLError:
+        raise
+    except Exception as error:  # a full disk, a read-only lake, a failed task: name the table, keep one line
+        where = ref.location or ref.catalog_name
+        kept = "its previous version stands" if exists else "nothing written"
+        raise LakeError(f"writing table {name} ({where}) failed, {kept}: {describe_failure(error)}") from error
 
 
 def history(spark: SparkSession, name: str, limit: int | None = None) -> list[dict[str, Any]]:

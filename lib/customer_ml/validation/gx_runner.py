@@ -84,6 +84,7 @@ def validate(frame: DataFrame, table: str, suite: SuiteSpec, docs_root: Path) ->
         gx.ValidationDefinition(name=definition_name, data=batch, suite=gx_suite)
     )
     outcome = definition.run(batch_parameters={"dataframe": frame})
+    _raise_evaluation_errors(table, outcome.results)
     unused = list(suite.expectations)
     results = []
     for outcome_result in outcome.results:  # matched by name and column: GX does not promise the suite's order
@@ -97,6 +98,21 @@ def validate(frame: DataFrame, table: str, suite: SuiteSpec, docs_root: Path) ->
     context.build_data_docs()
     index = next(Path(docs_root).rglob("data_docs/local_site/index.html"))
     return results, index
+
+
+def _raise_evaluation_errors(table: str, results: list[Any]) -> None:
+    """GX reports an expectation it could not evaluate (an unreadable file, a failed Spark job) as an unsuccessful
+    result: that says nothing about the rows, so the run stops before any result is recorded."""
+    for result in results:
+        info = result.exception_info or {}
+        infos = info.values() if info and "raised_exception" not in info else [info]
+        for item in infos:
+            if isinstance(item, dict) and item.get("raised_exception"):
+                message = str(item.get("exception_message") or "").strip().splitlines()
+                raise ValidationError(
+                    f"validation of {table} could not evaluate {result.expectation_config.type}: "
+                    f"{message[0] if message else 'no message'} (nothing recorded; rerun once the table reads)"
+                )
 
 
 def _get_or_add(get: Any, add: Any) -> Any:

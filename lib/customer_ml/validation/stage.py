@@ -53,25 +53,34 @@ class ValidationReport:
     generic: bool = False  # no suite was configured: the generic checks ran
 
 
-def run(spark: SparkSession, settings: Settings, table: str) -> ValidationReport:
+def run(spark: SparkSession, settings: Settings, table: str, suite_of: str | None = None) -> ValidationReport:
     """Validate `table` with `validation.suites.<table>` and write results, `<table>_validated`, `<table>_quarantine`.
 
     Raises:
         ValidationError: the schema check fails (before GX runs), the suite is invalid, or an `error`-severity
             expectation fails (after the results are written; the validated table is then not replaced).
     """
-    configured = settings.validation.suites.get(table)
+    suite_name = suite_of or table
+    configured = settings.validation.suites.get(suite_name)
+    if suite_of and configured is None:
+        raise ValidationError(
+            f"--suite {suite_of}: no suite validation.suites.{suite_of} (suites: "
+            f"{', '.join(settings.validation.suites) or 'none'})"
+        )
     suite = configured or rules.generic_suite(settings.data.id_column)
     run_id = uuid.uuid4().hex
     with stage("validate") as record, job_context(run_id=run_id):
         try:
             frame, version = lake.read_snapshot(spark, table)
         except TableNotFoundError as error:
-            raise TableNotFoundError(f"{error} (`customer-ml ingest --table {table}` writes it)") from None
+            raise TableNotFoundError(
+                f"{error} (`customer-ml ingest --table {table}` writes it; `ingest --path FILE --table {table}` from "
+                "another file of a source's layout)"
+            ) from None
         if configured is None:
             logger.warning(
                 "validate: no suite for table %s (validation.suites: %s): generic checks only (rows > 0%s, "
-                "NaN/Infinity %s); `customer-ml init` proposes a suite",
+                "NaN/Infinity %s); --suite TABLE uses another table's, `customer-ml init` proposes one",
                 table,
                 ", ".join(settings.validation.suites) or "none",
                 f", {suite.key} present and unique" if suite.key else "; set data.id_column to check the key",
@@ -88,29 +97,31 @@ def run(spark: SparkSession, settings: Settings, table: str) -> ValidationReport
         quarantine_rules = [e for e in suite.expectations if e.severity == "quarantine"]
         for rule in quarantine_rules:
             rules.passes(rule)  # fails fast on a non-row-level quarantine rule, before any work
-        results, docs = gx_runner.validate(frame, table, suite, settings.reports_dir / "gx")
-        logger.info("validate: Data Docs at %s", docs)
-        _write_results(spark, settings.validation.results_table, run_id, table, version, results)
-        failed = [
-            f"{r.expectation}({r.column})" if r.column else r.expectation
-            for r in results
-            if r.severity == "error" and not r.success
-        ]
-        input_rows = record.count("input", frame.count())
-        if failed:
-            raise ValidationError(f"validation of {table} failed (run {run_id}): {', '.join(failed)}")
-        validated, quarantined = rules.split(frame, quarantine_rules, run_id)
-        lake.write_table(quarantined, f"{table}_quarantine", mode="append", schema_mode="merge")
-        lake.write_table(validated, f"{table}_validated", mode="overwrite", schema_mode="overwrite")
-        validated_rows = record.count("validated", lake.read_table(spark, f"{table}_validated").count())
-        quarantined_rows = record.count(
-            "quarantined", lake.read_table(spark, f"{table}_quarantine").where(f"{rules.RUN_ID} = '{run_id}'").count()
-        )
-        if validated_rows + quarantined_rows != input_rows:
-            raise ValidationError(
-                f"validation of {table} lost rows: {input_rows} in, {validated_rows} validated + {quarantined_rows} "
-                "quarantined; this is a bug, please report it"
-            )
+        input_rows = record.count("input", frame.count())  # the input must read before anything is recorded
+        try:
+            results, docs = gx_runner.validate(frame, table, suite, settings.reports_dir / "gx")
+            logger.info("validate: Data Docs at %s", docs)
+            _write_results(spark, settings.validation.results_table, run_id, table, version, results)
+            failed = [
+                f"{r.expectation}({r.column})" if r.column else r.expectation
+                for r in results
+                if r.severity == "error" and not r.success
+            ]
+            if failed:
+                raise ValidationError(f"validation of {table} failed (run {run_id}): {', '.join(failed)}")
+            validated, quarantined = rules.split(frame, quarantine_rules, run_id)
+            lake.write_table(quarantined, f"{table}_quarantine", mode="append", schema_mode="merge")
+            lake.write_table(validated, f"{table}_validated", mode="overwrite", schema_mode="overwrite")
+            validated_rows = record.count("validated", lake.read_table(spark, f"{table}_validated").count())
+            this_run = lake.read_table(spark, f"{table}_quarantine").where(f"{rules.RUN_ID} = '{run_id}'")
+            quarantined_rows = record.count("quarantined", this_run.count())
+            if validated_rows + quarantined_rows != input_rows:
+                raise ValidationError(
+                    f"validation of {table} lost rows: {input_rows} in, {validated_rows} validated + "
+                    f"{quarantined_rows} quarantined; this is a bug, please report it"
+                )
+        finally:
+            frame.unpersist()  # GX persists the batch it checks; released here, not at session end
     warned = [r for r in results if r.severity == "warn" and not r.success]
     for result in warned:
         logger.warning(
