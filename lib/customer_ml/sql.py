@@ -10,8 +10,10 @@ name, plus named summary views.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -55,11 +57,93 @@ def register(spark: SparkSession, settings: Settings) -> list[str]:
     return names
 
 
+# `sql` reads. What a statement does is decided from Spark's parsed plan, not from its words: the root may be one
+# of the reading commands, or else every operator of the tree (CTE definitions and subqueries included) must be a
+# query operator. Anything else (INSERT … DIRECTORY, CREATE TABLE … AS, DELETE, MERGE, CACHE, SET, a compound
+# block, EXECUTE IMMEDIATE, an operator this list does not know yet) is refused before it runs.
+READ_COMMANDS = frozenset(
+    {
+        "ShowTables", "ShowTablesExtended", "ShowViews", "ShowColumns", "ShowFunctions", "ShowCreateTable",
+        "ShowTableProperties", "ShowPartitions", "ShowNamespaces", "ShowCatalogs",
+        "DescribeRelation", "DescribeColumn", "DescribeFunction", "DescribeNamespace", "DescribeQueryCommand",
+        "ExplainCommand",  # EXPLAIN plans its statement and never runs it
+    }
+)  # fmt: skip
+QUERY_OPERATORS = frozenset(
+    {
+        "Aggregate", "Deduplicate", "Distinct", "Except", "Expand", "Filter", "Generate", "GlobalLimit", "Intersect",
+        "Join", "LateralJoin", "LimitAll", "LocalLimit", "LocalRelation", "Offset", "OneRowRelation",
+        "PipeOperator", "Pivot", "Project", "Range", "RelationTimeTravel", "Repartition", "RepartitionByExpression",
+        "Sample", "Sort", "SubqueryAlias", "Tail", "Union", "Unpivot", "UnresolvedHaving", "UnresolvedHint",
+        "UnresolvedInlineTable", "UnresolvedQualify", "UnresolvedRelation", "UnresolvedSubqueryColumnAliases",
+        "UnresolvedTableValuedFunction", "UnresolvedTVFAliases", "UnresolvedWith", "Window", "WithCTE",
+        "WithWindowDefinition", "CTERelationDef", "CTERelationRef", "UnionLoop", "UnionLoopRef",
+        "CTE",  # UnresolvedWith, as EXPLAIN prints it
+    }
+)  # fmt: skip
+
+
+UNPLANNABLE = "<an operator EXPLAIN cannot show>"
+
+
+def statement_operators(spark: SparkSession, statement: str, *, via_explain: bool | None = None) -> list[str]:
+    """The operators of the statement's parsed plan, root first. Through the JVM's parser on a classic session;
+    through `EXPLAIN EXTENDED`'s parsed plan on Spark Connect (no JVM handle), which runs nothing either."""
+    jvm_session = getattr(spark, "_jsparkSession", None)
+    if via_explain or (via_explain is None and jvm_session is None):
+        text = spark.sql(f"EXPLAIN EXTENDED {statement}").collect()[0][0]
+        if "== Parsed Logical Plan ==" not in text:  # EXPLAIN reports an error instead of the plan
+            return [UNPLANNABLE]
+        parsed = text.split("== Parsed Logical Plan ==", 1)[1].split("== Analyzed Logical Plan ==", 1)[0]
+        names = []
+        for line in parsed.strip().splitlines():
+            node = line.lstrip(" :+-|").lstrip("'")
+            if node:
+                names.append(re.split(r"[\s\[(]", node, maxsplit=1)[0])
+        return names
+    names = []
+
+    def walk(plan: Any) -> None:
+        names.append(plan.nodeName())
+        if len(names) == 1 and names[0] in READ_COMMANDS:
+            return
+        for group in (plan.children(), plan.innerChildren()):
+            for index in range(group.size()):
+                child = group.apply(index)
+                if hasattr(child, "nodeName") and hasattr(child, "innerChildren"):
+                    walk(child)
+
+    walk(jvm_session.sessionState().sqlParser().parsePlan(statement))  # type: ignore[union-attr]
+    return names
+
+
+def check_read_only(spark: SparkSession, statement: str, *, via_explain: bool | None = None) -> None:
+    """Refuse, before it runs, a statement whose parsed plan is not a query, SHOW, DESCRIBE or EXPLAIN.
+
+    Raises:
+        CustomerMLError: one line naming the operator. A statement that does not parse passes through, so that
+            Spark's own parse error reaches the user.
+    """
+    try:
+        names = statement_operators(spark, statement, via_explain=via_explain)
+    except Exception:  # noqa: BLE001 - a parse error: spark.sql reports it in its own words
+        return
+    if not names or names[0] in READ_COMMANDS:
+        return
+    refused = next((n for n in names if n not in QUERY_OPERATORS), None)
+    if refused is not None:
+        raise CustomerMLError(
+            f"sql is read-only: refused a statement with {refused} (allowed: queries, SHOW, DESCRIBE, EXPLAIN); "
+            "tables are written by the stage commands (ingest, validate, score, …)"
+        )
+
+
 def query(spark: SparkSession, settings: Settings, statement: str) -> DataFrame:
-    """Run a SQL statement over the registered views; a bad query is one line naming the problem."""
+    """Run a read-only SQL statement over the registered views; a bad or writing statement is one line."""
     from pyspark.errors import AnalysisException, ParseException
 
     views = register(spark, settings)
+    check_read_only(spark, statement)
     try:
         return spark.sql(statement)
     except (AnalysisException, ParseException) as error:
