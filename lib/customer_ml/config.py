@@ -195,14 +195,27 @@ def _read_yaml(file: Path, root: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of keys at the top, got {type(data).__name__}")
-    return _interpolate(data, where, "")
+    unset: list[str] = []
+    interpolated = _interpolate(data, where, "", unset)
+    if unset:
+        raise ConfigError(join_problems(unset))
+    return interpolated
 
 
-def _interpolate(value: Any, where: str, key: str) -> Any:
+def join_problems(problems: list[str]) -> str:
+    """Every problem found, in one line: `N problems: [1] a [2] b` (a scheduler's log keeps one line per failure;
+    the messages hold semicolons of their own)."""
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} problems: " + " ".join(f"[{i}] {p}" for i, p in enumerate(problems, 1))
+
+
+def _interpolate(value: Any, where: str, key: str, unset: list[str]) -> Any:
+    """`value` with ${VAR} and ${VAR:-default} replaced; each variable that is not set is added to `unset`."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, where, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+        return {k: _interpolate(v, where, f"{key}.{k}" if key else str(k), unset) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, where, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [_interpolate(v, where, f"{key}[{i}]", unset) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -212,10 +225,11 @@ def _interpolate(value: Any, where: str, key: str) -> Any:
             return os.environ[name]
         if default is not None:
             return default
-        raise ConfigError(
+        unset.append(
             f"{where}: {key} uses environment variable ${{{name}}}, which is not set; export {name} or write "
             f"${{{name}:-default}}"
         )
+        return ""
 
     return _ENV_REFERENCE.sub(substitute, value)
 
@@ -294,7 +308,7 @@ def _describe(error: ValidationError, origins: Mapping[str, str]) -> str:
         expected = problem["msg"][0].lower() + problem["msg"][1:]
         shown = "" if isinstance(got, dict | list) or len(repr(got)) > 80 else f" (got {got!r})"
         lines.append(f"{source}: {key}: {expected}{shown}")
-    return "\n".join(lines)
+    return join_problems(lines)
 
 
 def _origin(key: str, origins: Mapping[str, str]) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from customer_ml.errors import ConfigError
 
@@ -47,6 +49,21 @@ class TableSettings(_Section):
     catalog_name: str | None = None
     partition_by: list[str] = Field(default_factory=list)
     description: str = ""
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_root(cls, path: str | None) -> str | None:
+        """A relative path stays under lake.root: `../x` would write beside the lake, silently. An absolute path
+        or a URI puts a table elsewhere on purpose."""
+        if path is None or is_uri(path) or path.startswith("~") or Path(path).is_absolute():
+            return path
+        normal = posixpath.normpath(path.replace("\\", "/"))
+        if normal == "." or normal == ".." or normal.startswith("../"):
+            raise ValueError(
+                f"'{path}' leaves lake.root; give a path under it (e.g. {Path(path).name or 'name'}), or an absolute "
+                "path or URI to put the table elsewhere on purpose"
+            )
+        return path
 
 
 class MlflowSettings(_Section):
@@ -453,6 +470,12 @@ class Settings(_Section):
         missing = [n for n in names if n and n not in self.tables]
         if not missing:
             return self
+        for name in missing:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ConfigError(
+                    f"table name '{name}': use letters, digits and _ (it names a folder under lake.root and a SQL "
+                    "view); a table elsewhere gets tables.<name>.path in your overlay"
+                )
         data = self.model_dump(by_alias=True)
         for name in missing:
             data["tables"][name] = {"path": name}
