@@ -117,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--segmenter-version", default=None, help="registry version (default @champion)")
     score.set_defaults(handler=_score)
 
+    promote = commands.add_parser(
+        "promote", parents=[common], help="make a registered model version the @champion, by hand"
+    )
+    promote.add_argument("--model", required=True, choices=("classifier", "segmenter"), help="which model")
+    promote.add_argument("--version", required=True, help="the registry version to make champion")
+    promote.add_argument("--reason", default="decided by hand", help="recorded on the version's promotion tag")
+    promote.set_defaults(handler=_promote)
+
     run = commands.add_parser(
         "run", parents=[common], help="a pipeline of stages (conf pipelines:) in one Spark session, e.g. run all"
     )
@@ -399,6 +407,16 @@ def _train_segmenter(args: argparse.Namespace, settings: Settings) -> int:
         + "".join(f"  segment {s}: {sizes[s]:6.1%}  {n}\n" for s, n in sorted(result.names.items()))
         + f"  promotion: {'champion' if result.promotion.promoted else 'challenger only'} ({result.promotion.reason})\n"
     )
+    return 0
+
+
+def _promote(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml import tracking
+
+    tracking.configure(settings)
+    previous = tracking.promote(settings, args.model, args.version, args.reason)
+    name = tracking.model_name(settings, args.model)
+    sys.stdout.write(f"{name}@champion: version {previous or 'none'} -> {args.version} ({args.reason})\n")
     return 0
 
 

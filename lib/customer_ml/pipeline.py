@@ -64,7 +64,8 @@ def _train_segmenter(spark: SparkSession, settings: Settings, score_date: dt.dat
     from customer_ml import segmenter
 
     result = segmenter.run(spark, settings)
-    return f"{result.model_name} v{result.version}: k = {result.k}, silhouette {result.silhouette:.3f}"
+    role = "champion" if result.promotion.promoted else f"challenger: {result.promotion.reason}"
+    return f"{result.model_name} v{result.version} ({role}): k = {result.k}, silhouette {result.silhouette:.3f}"
 
 
 def _score(spark: SparkSession, settings: Settings, score_date: dt.date | None) -> str:

@@ -276,8 +276,9 @@ def _segmenter_or_none(settings: Settings, version: str | None) -> ModelRef | No
     tracking.configure(settings)
     if tracking.champion_version(settings, name) is None:
         logger.warning(
-            "score: no @champion of %s: scoring without segments (segment_id and segment_name are null); run "
-            "`customer-ml train-segmenter` to add them",
+            "score: no @champion of %s: scoring without segments (segment_id and segment_name are null); "
+            "`customer-ml train-segmenter` trains one, `customer-ml promote --model segmenter --version N` makes a "
+            "trained version champion",
             name,
         )
         return None

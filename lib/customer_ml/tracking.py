@@ -243,4 +243,32 @@ def record_promotion(settings: Settings, name: str, version: str, decision: Prom
     client(settings).set_model_version_tag(name, version, "promotion", decision.reason)
     if decision.promoted:
         set_alias(settings, name, CHAMPION, version)
-    logger.info("promotion of %s version %s: %s", name, version, decision.reason)
+    level = logging.WARNING if "review it" in decision.reason else logging.INFO
+    logger.log(level, "promotion of %s version %s: %s", name, version, decision.reason)
+
+
+def promote(settings: Settings, kind: str, version: str, reason: str) -> str | None:
+    """Point `<project>_<kind>@champion` at `version` by hand (a decision the gate did not take), tagging the
+    version with who-decided text. Returns the previous champion's version (None when there was none).
+
+    Raises:
+        ModelNotFoundError: no such model or version, with the versions there are.
+    """
+    from mlflow.exceptions import MlflowException
+
+    name = model_name(settings, kind)
+    registry = client(settings)
+    try:
+        registry.get_model_version(name, version)
+    except MlflowException:
+        try:
+            versions = sorted(int(v.version) for v in registry.search_model_versions(f"name = '{name}'"))
+        except MlflowException:
+            versions = []
+        there = f"versions: {', '.join(map(str, versions))}" if versions else f"run `customer-ml train-{kind}` first"
+        raise ModelNotFoundError(f"registered model {name} has no version {version} ({there})") from None
+    previous = champion_version(settings, name)
+    set_alias(settings, name, CHAMPION, version)
+    registry.set_model_version_tag(name, version, "promotion", f"promoted by hand: {reason}")
+    logger.info("promotion of %s version %s by hand (was %s): %s", name, version, previous or "none", reason)
+    return previous

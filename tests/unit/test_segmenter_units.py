@@ -158,3 +158,7 @@ def test_segmenter_promotion_gate() -> None:
     assert not segmenter.decide(0.28, 0.95, 0.31, "1", config).promoted
     unstable = segmenter.decide(0.50, 0.6, 0.31, "1", config)
     assert not unstable.promoted and "stability 0.600 < min_ari 0.8" in unstable.reason
+    first = segmenter.decide(0.50, 0.6, None, None, config)  # the first one: segments beat none
+    assert (
+        first.promoted and first.reason == "no champion yet, promoted although stability 0.600 < min_ari 0.8: review it"
+    )

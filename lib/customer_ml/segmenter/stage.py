@@ -157,9 +157,14 @@ def decide(
     champion: str | None,
     config: SegmenterSettings,
 ) -> tracking.Promotion:
-    """Champion when there is none, or when silhouette >= champion's - margin; never when unstable."""
+    """Champion when there is none (even when unstable: segments beat none; the reason says so and it is
+    logged as a warning), or when silhouette >= champion's - margin and the segmentation is stable."""
     if stability is not None and stability < config.stability.min_ari:
         reason = f"stability {stability:.3f} < min_ari {config.stability.min_ari}"
+        if champion is None:
+            return tracking.Promotion(
+                True, f"no champion yet, promoted although {reason}: review it", silhouette, None, None
+            )
         return tracking.Promotion(False, reason, silhouette, champion_silhouette, champion)
     # "not worse by more than the margin" is "beats by at least -margin".
     return tracking.decide_promotion(silhouette, champion_silhouette, -config.promotion.silhouette_margin, champion)
