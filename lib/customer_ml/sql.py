@@ -47,9 +47,10 @@ def summary_views(settings: Settings) -> dict[str, str]:
     }
 
 
-def register(spark: SparkSession, settings: Settings) -> list[str]:
-    """Register every existing lake table and, when the scoring tables exist, the summary views."""
-    names = register_views(spark)
+def register(spark: SparkSession, settings: Settings, unreadable: list[str] | None = None) -> list[str]:
+    """Register every existing lake table and, when the scoring tables exist, the summary views. Tables that do
+    not read are skipped (with a warning) and added to `unreadable`."""
+    names = register_views(spark, unreadable)
     if {settings.scoring.scored_table, settings.scoring.candidates_table} <= set(names):
         for name, query in summary_views(settings).items():
             spark.sql(query).createOrReplaceTempView(name)
@@ -142,14 +143,16 @@ def query(spark: SparkSession, settings: Settings, statement: str) -> DataFrame:
     """Run a read-only SQL statement over the registered views; a bad or writing statement is one line."""
     from pyspark.errors import AnalysisException, ParseException
 
-    views = register(spark, settings)
+    unreadable: list[str] = []
+    views = register(spark, settings, unreadable)
     check_read_only(spark, statement)
     try:
         return spark.sql(statement)
     except (AnalysisException, ParseException) as error:
         first = str(error).strip().splitlines()[0]
         known = ", ".join(views) or f"none yet under {settings.lake_root}"
-        raise CustomerMLError(f"SQL error: {first} (views: {known})") from None
+        broken = f"; not readable, see the warning: {', '.join(unreadable)}" if unreadable else ""
+        raise CustomerMLError(f"SQL error: {first} (views: {known}{broken})") from None
 
 
 def show(frame: DataFrame, limit: int, output: Path | None = None) -> str:

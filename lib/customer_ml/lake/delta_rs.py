@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -58,7 +59,20 @@ def open_table(location: str, version: int | None = None, timestamp: str | dt.da
         raise
     except (DeltaError, ValueError, OSError) as error:
         at = f" at version {version}" if version is not None else f" at {timestamp}" if timestamp is not None else ""
-        raise LakeError(f"cannot open Delta table {location}{at}: {error}") from None
+        raise LakeError(f"cannot open Delta table {location}{at}: {_short(str(error))}") from None
+
+
+def _short(message: str) -> str:
+    """delta-rs's kernel errors print whole structs; a gap in the log is said in words, anything else is cut."""
+    if "found gap" in message:
+        commits = re.findall(r'filename: "(\d+)\.json"', message)
+        between = f" between versions {int(commits[0])} and {int(commits[-1])}" if len(commits) >= 2 else ""
+        return (
+            f"its _delta_log misses a commit file{between}: restore the file from a backup, or rebuild the table by "
+            "rerunning the stage that writes it"
+        )
+    first = message.strip().splitlines()[0] if message.strip() else message
+    return first if len(first) <= 300 else first[:300] + " …"
 
 
 def table_schema(table: DeltaTable) -> T.StructType:

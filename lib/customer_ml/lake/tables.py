@@ -256,17 +256,23 @@ def history(spark: SparkSession, name: str, limit: int | None = None) -> list[di
     return [_normalise_commit(entry) for entry in raw]
 
 
-def register_views(spark: SparkSession) -> list[str]:
-    """Register every configured table that exists as a temporary view of its name (a snapshot of now).
+def register_views(spark: SparkSession, unreadable: list[str] | None = None) -> list[str]:
+    """Register every configured table that exists as a temporary view of its name (a snapshot of now); a table
+    that does not read (a damaged log, say) is skipped with a warning naming it.
 
     Returns:
         The names registered.
     """
     registered = []
     for name in sorted(bound_settings(spark).tables):
-        if table_exists(spark, name):
-            read_table(spark, name).createOrReplaceTempView(name)
-            registered.append(name)
+        try:
+            if table_exists(spark, name):
+                read_table(spark, name).createOrReplaceTempView(name)
+                registered.append(name)
+        except Exception as error:  # noqa: BLE001 - one broken table must not hide the others
+            logger.warning("view %s not registered: the table does not read (%s)", name, describe_failure(error))
+            if unreadable is not None:
+                unreadable.append(name)
     logger.info("registered views: %s", ", ".join(registered) or "none")
     return registered
 
