@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from customer_ml.errors import (
+    CommitConflictError,
     ConfigError,
     CustomerMLError,
     LakeError,
@@ -235,6 +236,15 @@ def write_table(
         if engine == "spark":
             return native.write(rows, plan)
         return delta_rs.write(rows, plan, target_file_rows=bound_settings(spark).lake.target_file_rows)
+    except CommitConflictError:
+        if exists or mode not in ("append", "merge") or not _exists(spark, ref):
+            raise
+        # Two jobs appending to a table that neither found (their first results, say): the other created it;
+        # adding to it is what this write meant. Once only: the table exists now.
+        logger.info("table %s was created by a concurrent writer: appending to it", name)
+        return write_table(
+            frame, name, mode=mode, partition_by=partition_by, merge_keys=merge_keys, schema_mode=schema_mode
+        )
     except CustomerMLError:
         raise
     except Exception as error:  # a full disk, a read-only lake, a failed task: name the table, keep one line

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,8 +47,37 @@ def expectation_class(name: str) -> Any:
     return found
 
 
+@contextmanager
+def _one_run_at_a_time(docs_root: Path, table: str) -> Iterator[None]:
+    """GX's file context is one folder of suites, definitions and Data Docs that a run rewrites: two runs at once
+    (scheduled jobs overlap) broke each other inside GX. A run waits, saying for whom, while another holds it."""
+    docs_root.mkdir(parents=True, exist_ok=True)
+    with (docs_root / ".customer_ml.lock").open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another run"
+            logger.warning("validate %s: waiting for %s, which is using the GX context at %s", table, holder, docs_root)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"validate {table} (pid {os.getpid()})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def validate(frame: DataFrame, table: str, suite: SuiteSpec, docs_root: Path) -> tuple[list[ExpectationResult], Path]:
-    """Validate `frame` with the suite; returns one result per expectation and the Data Docs index page."""
+    """Validate `frame` with the suite; returns one result per expectation and the Data Docs index page. Runs
+    that share `docs_root` take turns."""
+    with _one_run_at_a_time(docs_root, table):
+        return _validate(frame, table, suite, docs_root)
+
+
+def _validate(frame: DataFrame, table: str, suite: SuiteSpec, docs_root: Path) -> tuple[list[ExpectationResult], Path]:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
