@@ -337,6 +337,12 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         for name, rows in report.unmatched_rows.items():
             if rows:
                 sys.stdout.write(f"  unmatched in join: {name}: {rows:,} rows\n")
+        for name, columns in report.not_utf8.items():
+            found = ", ".join(f"{column} {characters:,}" for column, characters in columns.items())
+            sys.stdout.write(
+                f"  not UTF-8 in source {name} (characters read as U+FFFD): {found}; set "
+                f"ingest.sources.{name}.options.encoding (e.g. iso-8859-1) if the file has another encoding\n"
+            )
     return 0
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from customer_ml import lake
 from customer_ml.errors import SourceError
@@ -29,6 +30,7 @@ class IngestReport:
     source_rows: dict[str, int] = field(default_factory=dict)
     source_paths: dict[str, str] = field(default_factory=dict)
     unmatched_rows: dict[str, int] = field(default_factory=dict)
+    not_utf8: dict[str, dict[str, int]] = field(default_factory=dict)  # source -> column -> U+FFFD characters
 
 
 def run(
@@ -115,7 +117,19 @@ def _ingest_table(
             name: prepare(read_source(spark, name, s.format, s.path, s.options), name, s, key, optional=label)
             for name, s in ((n, spec.sources[n]) for n in names)
         }
-        counts = {name: record.count(f"source {name}", frame.count()) for name, frame in prepared.items()}
+        counts, replaced = {}, {}
+        for name, frame in prepared.items():
+            rows, replaced[name] = _count_rows_and_replaced(frame, spec.sources[name].format)
+            counts[name] = record.count(f"source {name}", rows)
+            for column, characters in replaced[name].items():
+                logger.warning(
+                    "ingest: source %s, column %s: %d character(s) were not UTF-8 and read as U+FFFD; set "
+                    "ingest.sources.%s.options.encoding (e.g. iso-8859-1) if the file is in another encoding",
+                    name,
+                    column,
+                    characters,
+                    name,
+                )
         for name, frame in prepared.items():
             _check_keys(frame, name, key)
         joined = join_sources(prepared, key, spec.join)  # lazy; checks key types and column clashes first
@@ -131,7 +145,10 @@ def _ingest_table(
         paths = {name: spec.sources[name].path for name in names}
         if spec.mode == "overwrite" and not allow_empty:
             _refuse_emptying(spark, table, joined, counts, spec.join, names)
-        with job_context(sources=json.dumps(paths), source_rows=json.dumps(counts), unmatched=json.dumps(unmatched)):
+        recorded = {"sources": json.dumps(paths), "source_rows": json.dumps(counts), "unmatched": json.dumps(unmatched)}
+        if any(replaced.values()):
+            recorded["not_utf8"] = json.dumps({n: c for n, c in replaced.items() if c})
+        with job_context(**recorded):
             mode = "merge" if spec.mode == "merge" else "overwrite"
             version = lake.write_table(
                 joined,
@@ -141,7 +158,28 @@ def _ingest_table(
                 schema_mode="overwrite" if mode == "overwrite" else None,
             )
         written = record.count("written", lake.read_table(spark, table, version=version).count())
-    return IngestReport(table, version, written, counts, paths, unmatched)
+    return IngestReport(table, version, written, counts, paths, unmatched, {n: c for n, c in replaced.items() if c})
+
+
+REPLACEMENT = "\ufffd"  # what a reader makes of bytes that are not valid in the file's encoding
+_TEXT_FORMATS = ("csv", "json", "text")
+
+
+def _count_rows_and_replaced(frame: DataFrame, fmt: str) -> tuple[int, dict[str, int]]:
+    """The rows, and per text column the U+FFFD characters a text source's reader put in place of bytes that
+    were not UTF-8 (or the configured encoding): one pass. Columns without any are left out."""
+    strings = [f.name for f in frame.schema.fields if isinstance(f.dataType, T.StringType)]
+    if fmt not in _TEXT_FORMATS:
+        strings = []
+    replaced = [
+        F.coalesce(
+            F.sum(F.length(F.col(f"`{c}`")) - F.length(F.regexp_replace(F.col(f"`{c}`"), REPLACEMENT, ""))), F.lit(0)
+        ).alias(f"_r{i}")
+        for i, c in enumerate(strings)
+    ]
+    row = frame.agg(F.count(F.lit(1)).alias("_rows"), *replaced).first()
+    found = {c: int(row[f"_r{i}"]) for i, c in enumerate(strings) if row[f"_r{i}"]}
+    return int(row["_rows"]), found
 
 
 def prepare(frame: DataFrame, name: str, source: SourceSpec, key: str, optional: Sequence[str] = ()) -> DataFrame:
