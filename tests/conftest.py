@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -93,8 +93,21 @@ def synthetic_lake_session(spark: SparkSession, tmp_path_factory: pytest.TempPat
     return SyntheticLake(settings, result.rows, result.bayes_auc)
 
 
+@pytest.fixture(scope="module")
+def module_tracking_uri(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+    """An MLflow store (runs and registry) of this test module's own: no module finds another's models, so the
+    order modules run in changes nothing (a first model is champion in each)."""
+    folder = tmp_path_factory.mktemp("mlflow-" + request.module.__name__.rsplit(".", 1)[-1])
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
 @pytest.fixture
-def synthetic_lake(spark: SparkSession, synthetic_lake_session: SyntheticLake) -> SyntheticLake:
-    """The shared synthetic lake, bound to the session for this test (other tests bind their own lakes)."""
-    bind_settings(spark, synthetic_lake_session.settings, engine="delta-rs")
-    return synthetic_lake_session
+def synthetic_lake(
+    spark: SparkSession, synthetic_lake_session: SyntheticLake, module_tracking_uri: str
+) -> SyntheticLake:
+    """The shared synthetic lake, bound to the session for this test (other tests bind their own lakes), with this
+    module's own MLflow store."""
+    base = synthetic_lake_session.settings
+    settings = base.model_copy(update={"mlflow": base.mlflow.model_copy(update={"tracking_uri": module_tracking_uri})})
+    bind_settings(spark, settings, engine="delta-rs")
+    return replace(synthetic_lake_session, settings=settings)

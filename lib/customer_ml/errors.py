@@ -57,6 +57,7 @@ _CONDITION_FIXES = {
     "FAILED_READ_FILE": "a data file is truncated or damaged: rerun the stage that wrote the table, or restore the "
     "file; `customer-ml history TABLE` lists the versions",
 }
+_PYTHON_ERROR = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt): .+$")
 _JAVA_ERROR = re.compile(r"^(?:Caused by: )?[\w.$]+(?:Exception|Error): (.+)$")
 _FILE = re.compile(r"(?:file:|s3a?://|abfss?://|gs://|dbfs:)\S+|(?<![\w.])/(?:[\w.@%+=-]+/)+[\w.@%+=-]+")
 
@@ -80,7 +81,7 @@ def describe_failure(error: BaseException) -> str:
     hint = next((h for condition, h in _CONDITION_FIXES.items() if text.startswith(f"[{condition}")), "")
     if hint:
         return f"{text} ({hint})"
-    if not text.startswith("["):  # Spark's own messages start with their [CONDITION]
+    if not text.startswith("[") and not _PYTHON_ERROR.match(text):  # [CONDITION] or `Name: …` already say what
         text = f"{type(error).__name__}: {text}"
     return text
 
@@ -98,6 +99,11 @@ def _first_meaningful_line(error: BaseException) -> str:
     """Spark's errors start with `[CONDITION] message`, py4j's with `An error occurred while calling oN.x.` and
     the Java exception on the next line: the first line that says something, without the class prefix."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if any("exception was thrown from the Python worker" in line for line in lines):
+        # A Python task failed: what it raised is the last `Name: message` line of the worker's traceback.
+        raised = [line for line in lines if _PYTHON_ERROR.match(line)]
+        if raised:
+            return raised[-1][:500]
     for line in lines:
         if line.startswith("An error occurred while calling"):
             continue

@@ -52,7 +52,7 @@ def configure(settings: Settings) -> str:
         experiment_id = experiment.experiment_id
     else:
         location = None
-        if settings.tracking_uri.startswith("sqlite:") and not settings.mlflow.tracking_uri:
+        if settings.tracking_uri.startswith("sqlite:"):  # a local store: artifacts beside the work, not ./mlruns
             location = (settings.work_dir / "mlartifacts").as_uri()
         experiment_id = mlflow.create_experiment(settings.mlflow.experiment, artifact_location=location)
     mlflow.set_experiment(experiment_id=experiment_id)

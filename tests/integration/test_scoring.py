@@ -44,7 +44,8 @@ COLUMNS = [
 
 @pytest.fixture
 def champions(spark: SparkSession, synthetic_lake: SyntheticLake) -> Settings:
-    """The synthetic lake with a champion classifier and segmenter (trained here when no earlier test did)."""
+    """The synthetic lake with a champion classifier and segmenter, trained once in this module's own MLflow store
+    (see conftest.module_tracking_uri: what other modules trained is not here)."""
     settings = synthetic_lake.settings
     if tracking.champion_version(settings, "customer_ml_classifier") is None:
         classifier.run(spark, settings)
@@ -155,6 +156,8 @@ def test_any_table_with_the_feature_columns_unseen_categories_and_nulls(
         EXAMPLE_OVERLAY,
         "--set",
         f"project.work_dir={settings.project.work_dir}",
+        "--set",
+        f"mlflow.tracking_uri={settings.tracking_uri}",
         *sum((["--set", o] for o in TEST_OVERRIDES), []),
     ]
     command = [*base, "--set", "tables.holdout.path=holdout", "score", "--input-table", "holdout"]
@@ -207,6 +210,8 @@ def test_sql_command_prints_and_writes_csv(
         EXAMPLE_OVERLAY,
         "--set",
         f"project.work_dir={settings.project.work_dir}",
+        "--set",
+        f"mlflow.tracking_uri={settings.tracking_uri}",
         *sum((["--set", o] for o in TEST_OVERRIDES), []),
     ]
     query = "SELECT segment_id, customers, candidates FROM segment_summary WHERE score_date = DATE'2026-10-31'"
@@ -227,3 +232,11 @@ def test_sql_command_prints_and_writes_csv(
 
     assert cli.main([*base, "sql", "SELECT nosuch FROM scored_customers"]) == 2
     assert "SQL error" in capsys.readouterr().err
+
+
+def test_the_models_come_from_this_modules_own_store(champions: Settings) -> None:
+    """Issue 13 item 14: the classifier tests' models are not visible here, whatever ran first."""
+    registry = tracking.client(champions)
+    assert champions.tracking_uri.endswith("/mlflow.db") and "mlflow-test_scoring" in champions.tracking_uri
+    versions = [v.version for v in registry.search_model_versions("name = 'customer_ml_classifier'")]
+    assert [str(v) for v in versions] == ["1"]  # the one this module's fixture trained

@@ -43,3 +43,12 @@ def test_spark_conditions_keep_their_first_line_and_get_a_hint_where_we_have_one
     java = Exception("An error occurred while calling o1.x.\n: java.lang.IllegalStateException: the state is bad\n")
     assert describe_failure(java) == "Exception: the state is bad"
     assert describe_failure(KeyError("k")) == "KeyError: 'k'"
+
+
+def test_a_python_task_failure_says_what_the_task_raised() -> None:
+    report = (
+        "[PYTHON_EXCEPTION] An exception was thrown from the Python worker: \nTraceback (most recent call last):\n"
+        '  File "/x/worker.py", line 3, in process\nValueError: inner\n\nDuring handling...\n'
+        "RuntimeError: simulated executor failure\n\tat org.apache.spark.api.python..."
+    )
+    assert describe_failure(Exception(report)) == "RuntimeError: simulated executor failure"
