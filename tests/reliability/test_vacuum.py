@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from customer_ml import lake
 from customer_ml.errors import LakeError
 from customer_ml.settings import Settings
+from tests.reliability.helpers import project
 
 pytestmark = pytest.mark.slow
 
@@ -162,3 +163,46 @@ def test_optimize_compacts_small_appends_into_a_new_version_with_the_same_rows(
     assert lake.history(spark, "p", limit=1)[0]["version"] == report.version
     assert lake.vacuum(spark, "p").files == ()  # the compacted-away files are within the retention
     assert_df_equality(lake.read_table(spark, "p", version=before_version), expected, ignore_row_order=True)
+
+
+def test_cli_vacuum_and_optimize_every_table_one_line_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = project(tmp_path)
+    for rows in ("1,a,1.5\n", "2,b,2.5\n3,c,3.5\n"):
+        mine.source.write_text("id,x,amount\n" + rows, encoding="utf-8")
+        assert mine.run(capsys, "ingest").code == 0  # two versions: the first one's file is replaced
+    table = mine.work / "lakehouse" / "customers"
+    killed = _plant_killed_write(table, "dead00000003", age_hours=400)
+    kept = _files(table) - killed
+
+    refused = mine.run(capsys, "vacuum", "--retain-hours", "1")
+    assert refused.code == 2
+    assert refused.last.startswith("customer-ml: error: vacuum: a retention of 1 hours is below Delta's safe 168")
+    assert "lake.vacuum_retain_hours" in refused.last
+    assert _files(table) == kept | killed
+
+    preview = mine.run(capsys, "vacuum", "--dry-run")
+    assert preview.code == 0
+    lines = preview.out.splitlines()
+    assert lines[0].startswith("customers: would remove 2 files (")
+    assert lines[0].endswith(") that no version of the last 168 hours references")
+    assert sorted(line.strip() for line in lines[1:]) == sorted(killed)
+    assert _files(table) == kept | killed
+
+    done = mine.run(capsys, "vacuum")
+    assert done.code == 0
+    assert done.out.startswith("customers: removed 2 files (")
+    assert done.out.count("\n") == 1  # only the table that exists
+    assert _files(table) == kept
+
+    assert (
+        mine.run(capsys, "vacuum", "--table", "customers").out == "customers: nothing to remove (retention 168 hours)\n"
+    )
+    assert mine.run(capsys, "optimize", "--table", "customers").out == "customers: nothing to compact\n"
+    missing = mine.run(capsys, "optimize", "--table", "nosuch")
+    assert missing.code == 2
+    assert missing.last.startswith("customer-ml: error: table 'nosuch' does not exist at ")
+
+    assert mine.run(capsys, "ingest", "--table", "extra", "--source", "accounts").code == 0  # not under tables:
+    assert mine.run(capsys, "vacuum").out == (
+        "customers: nothing to remove (retention 168 hours)\nextra: nothing to remove (retention 168 hours)\n"
+    )
