@@ -11,11 +11,15 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from customer_ml.config import DEFAULT_ENV, EXAMPLE_OVERLAY, OVERLAY_VARIABLE, load_settings, masked, to_yaml
 from customer_ml.errors import CustomerMLError, describe_failure
 from customer_ml.logs import configure_logging
 from customer_ml.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +141,48 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--output", type=Path, default=None, help="write all rows to this CSV file")
     sql.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
     sql.set_defaults(handler=_sql)
+
+    vacuum = commands.add_parser(
+        "vacuum",
+        parents=[common],
+        help="delete table files no version within the retention references (killed writes' leftovers, files "
+        "replaced or compacted away)",
+    )
+    vacuum.add_argument(
+        "--table",
+        dest="tables",
+        action="append",
+        default=[],
+        metavar="T",
+        help="only this table (repeatable; default every table of the lake that exists)",
+    )
+    vacuum.add_argument(
+        "--retain-hours",
+        type=int,
+        default=None,
+        metavar="H",
+        help="keep every file a version of the last H hours needs (default lake.vacuum_retain_hours, 168)",
+    )
+    vacuum.add_argument("--dry-run", action="store_true", help="list the files it would delete, delete nothing")
+    vacuum.add_argument(
+        "--force",
+        action="store_true",
+        help="accept --retain-hours below 168 (readers of older versions and running writes can lose files)",
+    )
+    vacuum.set_defaults(handler=_vacuum)
+
+    optimize = commands.add_parser(
+        "optimize", parents=[common], help="compact small table files into larger ones (a new version, same rows)"
+    )
+    optimize.add_argument(
+        "--table",
+        dest="tables",
+        action="append",
+        default=[],
+        metavar="T",
+        help="only this table (repeatable; default every table of the lake that exists)",
+    )
+    optimize.set_defaults(handler=_optimize)
 
     demo = commands.add_parser(
         "demo",
@@ -486,6 +532,64 @@ def _sql(args: argparse.Namespace, settings: Settings) -> int:
         raise CustomerMLError(f"SQL error: {describe_failure(error)}") from error
     sys.stdout.write(text)
     return 0
+
+
+def _vacuum(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml import lake
+
+    hours = lake.vacuum_retention(settings, args.retain_hours, force=args.force)  # refused before Spark starts
+    spark, names = _lake_tables(settings, args.tables)
+    for name in names:
+        report = lake.vacuum(spark, name, hours, dry_run=args.dry_run, force=args.force)
+        if not report.files:
+            sys.stdout.write(f"{name}: nothing to remove (retention {hours} hours)\n")
+            continue
+        size = "" if report.bytes is None else f" ({_size(report.bytes)})"
+        verb = "would remove" if report.dry_run else "removed"
+        sys.stdout.write(
+            f"{name}: {verb} {len(report.files):,} files{size} that no version of the last {hours} hours references\n"
+        )
+        if report.dry_run:
+            sys.stdout.write("".join(f"  {path}\n" for path in report.files))
+    return 0
+
+
+def _optimize(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml import lake
+
+    spark, names = _lake_tables(settings, args.tables)
+    for name in names:
+        report = lake.optimize(spark, name)
+        if report.version is None:
+            sys.stdout.write(f"{name}: nothing to compact\n")
+            continue
+        sys.stdout.write(
+            f"{name}: compacted {report.files_removed:,} files ({_size(report.bytes_removed)}) into "
+            f"{report.files_added:,} ({_size(report.bytes_added)}), version {report.version}\n"
+        )
+    return 0
+
+
+def _lake_tables(settings: Settings, asked: Sequence[str]) -> tuple[SparkSession, list[str]]:
+    """The session, and the tables a maintenance command works on: those asked for, else every table that exists
+    (configured, or found under the lake root like those ingested with --table)."""
+    from customer_ml import lake
+    from customer_ml.session import get_spark
+
+    settings = settings.with_tables([*asked, *([] if asked else lake.tables_under_root(settings.lake_root))])
+    spark = get_spark(settings)
+    names = list(dict.fromkeys(asked)) or [n for n in sorted(settings.tables) if lake.table_exists(spark, n)]
+    if not names:
+        sys.stdout.write(f"no tables yet under {settings.lake_root}\n")
+    return spark, names
+
+
+def _size(count: float) -> str:
+    units = ("bytes", "KB", "MB", "GB")
+    step = 0
+    while count >= 1024 and step < len(units) - 1:
+        count, step = count / 1024, step + 1
+    return f"{int(count):,} bytes" if step == 0 else f"{count:,.1f} {units[step]}"
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -40,6 +40,7 @@ class LakeSettings(_Section):
     engine: Literal["auto", "spark", "delta-rs"] = "auto"
     root: str = "lakehouse"
     target_file_rows: int = Field(default=1_000_000, ge=1000)
+    vacuum_retain_hours: int = Field(default=168, ge=0)
 
 
 class TableSettings(_Section):

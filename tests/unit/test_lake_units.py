@@ -67,3 +67,23 @@ def test_tables_under_root_lists_delta_folders_with_sql_names(tmp_path) -> None:
     assert tables_under_root(str(tmp_path)) == ["customers", "to_score"]
     assert tables_under_root(str(tmp_path / "missing")) == []
     assert tables_under_root("s3://bucket/lake") == []
+
+
+def test_vacuum_retention_defaults_to_conf_and_refuses_less_than_a_week_unless_forced(tmp_path) -> None:
+    from customer_ml.errors import LakeError
+    from customer_ml.lake import vacuum_retention
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, overlays=())
+    assert settings.lake.vacuum_retain_hours == 168  # conf/base/lake.yml
+    assert vacuum_retention(settings, None, force=False) == 168
+    assert vacuum_retention(settings, 720, force=False) == 720
+    assert vacuum_retention(settings, 0, force=True) == 0
+    with pytest.raises(LakeError, match=r"^vacuum of table t: a retention of 167 hours .*lake\.vacuum_retain_hours"):
+        vacuum_retention(settings, 167, force=False, name="t")
+    short = make_settings(tmp_path, "lake.vacuum_retain_hours=24", overlays=())
+    with pytest.raises(LakeError, match="pass --force"):
+        vacuum_retention(short, None, force=False)
+    assert vacuum_retention(short, None, force=True) == 24
+    with pytest.raises(LakeError, match="0 hours or more"):
+        vacuum_retention(settings, -1, force=True)

@@ -1,9 +1,13 @@
 """The lake: the only place that reads or writes tables. See `customer_ml.lake.tables` for the API."""
 
 from customer_ml.lake.tables import (
+    SAFE_RETAIN_HOURS,
     WRITE_MODES,
+    OptimizeReport,
     TableRef,
+    VacuumReport,
     history,
+    optimize,
     read_snapshot,
     read_table,
     register_views,
@@ -11,13 +15,19 @@ from customer_ml.lake.tables import (
     table_path,
     table_ref,
     tables_under_root,
+    vacuum,
+    vacuum_retention,
     write_table,
 )
 
 __all__ = [
+    "SAFE_RETAIN_HOURS",
     "WRITE_MODES",
+    "OptimizeReport",
     "TableRef",
+    "VacuumReport",
     "history",
+    "optimize",
     "read_snapshot",
     "read_table",
     "register_views",
@@ -25,5 +35,7 @@ __all__ = [
     "table_path",
     "table_ref",
     "tables_under_root",
+    "vacuum",
+    "vacuum_retention",
     "write_table",
 ]

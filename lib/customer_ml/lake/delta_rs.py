@@ -5,6 +5,7 @@
 - write: `arrow_sink.DeltaRsSink` writes the files from the Spark tasks; this module commits all of them in one
   delta-rs transaction (append, overwrite, or overwrite of chosen partitions) with our commit metadata.
 - merge: delta-rs merge with the source collected through the driver as Arrow (see `merge`).
+- vacuum / optimize: delta-rs's full vacuum plus our staging folder; delta-rs compaction (see each).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 # Reader features this engine honours. deletionVectors only while no file carries one; columnMapping only in mode none.
 _SINK_REGISTERED = "customer_ml.lake.sink_registered"
+STAGING = "_customer_ml_staging"  # the write manifests, in the table folder; Delta's vacuum skips `_` folders
 _SAFE_READER_FEATURES = {"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck", "deletionVectors", "columnMapping"}
 
 
@@ -109,7 +111,7 @@ def write(frame: DataFrame, plan: WritePlan, *, target_file_rows: int) -> int:
     """Write `frame` (already conformed to `plan.schema`) as one Delta commit; returns the new table version."""
     location = plan.location.rstrip("/")
     write_id = uuid.uuid4().hex[:12]
-    manifest = f"{location}/_customer_ml_staging/{write_id}.json"
+    manifest = f"{location}/{STAGING}/{write_id}.json"
     allowed = None
     if plan.mode == "overwrite_partitions" and plan.partition_values is not None:
         allowed = [[arrow_sink._partition_string(v.get(c)) for c in plan.partition_by] for v in plan.partition_values]
@@ -194,6 +196,91 @@ def history(location: str, limit: int | None = None) -> list[dict[str, Any]]:
         if info.type == pafs.FileType.File and info.mtime_ns is not None:
             entry["timestamp"] = info.mtime_ns // 1_000_000
     return entries
+
+
+def vacuum(
+    location: str, name: str, retain_hours: int, *, dry_run: bool, force: bool, commit_info: Mapping[str, Any]
+) -> tuple[list[str], int]:
+    """Delete the files no version of the last `retain_hours` hours references: data files replaced longer ago,
+    Parquet files no commit ever referenced (a killed write's) and our staging manifests, each older than that.
+
+    delta-rs's full vacuum lists the whole folder (a plain vacuum only sees files the log removed) and judges an
+    unreferenced file by its modification time, so the files of a write still running are kept; it skips folders
+    starting with `_`, so `_customer_ml_staging/` is swept here by the same rule.
+
+    Returns:
+        The files deleted (or, with `dry_run`, those that would be), relative to the table folder, and their bytes.
+    """
+    filesystem, root = arrow_sink._filesystem(location.rstrip("/"))
+    found = [
+        info
+        for info in filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+        if info.is_file
+    ]
+    sizes = {info.path[len(root) + 1 :]: info.size or 0 for info in found}
+    cutoff_ns = time.time_ns() - retain_hours * 3_600_000_000_000
+    staging = [
+        info
+        for info in found
+        if info.path[len(root) + 1 :].startswith(f"{STAGING}/")
+        and info.mtime_ns is not None
+        and info.mtime_ns < cutoff_ns
+    ]
+    table = DeltaTable(location)
+    try:
+        stale = table.vacuum(
+            retention_hours=retain_hours,
+            dry_run=dry_run,
+            enforce_retention_duration=not force,
+            full=True,
+            commit_properties=CommitProperties(custom_metadata=dict(commit_info)),
+        )
+    except DeltaError as error:
+        if "retention" not in str(error).lower():
+            raise
+        raise LakeError(
+            f"vacuum of table {name}: {error} (the table's delta.deletedFileRetentionDuration); pass a longer "
+            "--retain-hours, or --force"
+        ) from None
+    if not dry_run:
+        for info in staging:
+            arrow_sink._delete(filesystem, info.path)
+    files = [*stale, *(info.path[len(root) + 1 :] for info in staging)]
+    return files, sum(sizes.get(path, 0) for path in files)
+
+
+def optimize(location: str, name: str, commit_info: Mapping[str, Any]) -> dict[str, Any]:
+    """Compact small files with delta-rs (bins of about `delta.targetFileSize`, default 100 MB, per partition) in
+    one commit: the same rows in fewer files; the replaced files stay for time travel until vacuumed.
+
+    delta-rs rewrites the files in this process (streamed, not through Spark's executors).
+
+    Returns:
+        files_removed, files_added, bytes_removed, bytes_added, and version (None when nothing was compacted).
+    """
+    table = DeltaTable(location)
+    try:
+        metrics = table.optimize.compact(commit_properties=CommitProperties(custom_metadata=dict(commit_info)))
+    except CommitFailedError as error:
+        raise CommitConflictError(
+            f"optimize of table {name} conflicts with a concurrent commit ({error}); nothing changed, rerun it"
+        ) from None
+    removed, added = (_size_metrics(metrics.get(key)) for key in ("filesRemoved", "filesAdded"))
+    changed = bool(metrics["numFilesRemoved"] or metrics["numFilesAdded"])
+    return {
+        "files_removed": int(metrics["numFilesRemoved"]),
+        "files_added": int(metrics["numFilesAdded"]),
+        "bytes_removed": int(removed.get("totalSize", 0)),
+        "bytes_added": int(added.get("totalSize", 0)),
+        "version": table.version() if changed else None,
+    }
+
+
+def _size_metrics(value: str | Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """delta-rs reports filesAdded / filesRemoved as JSON text."""
+    if isinstance(value, str):
+        return json.loads(value)
+    return value or {}
 
 
 def _commit(plan: WritePlan, adds: list[dict[str, Any]]) -> int:
