@@ -1,13 +1,17 @@
 """The lake: the only place that reads or writes tables. See `customer_ml.lake.tables` for the API."""
 
-from customer_ml.lake.tables import (
+from customer_ml.lake.maintenance import (
     SAFE_RETAIN_HOURS,
-    WRITE_MODES,
     OptimizeReport,
-    TableRef,
     VacuumReport,
-    history,
     optimize,
+    vacuum,
+    vacuum_retention,
+)
+from customer_ml.lake.tables import (
+    WRITE_MODES,
+    TableRef,
+    history,
     read_snapshot,
     read_table,
     register_views,
@@ -15,8 +19,6 @@ from customer_ml.lake.tables import (
     table_path,
     table_ref,
     tables_under_root,
-    vacuum,
-    vacuum_retention,
     write_table,
 )
 
