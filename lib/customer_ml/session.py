@@ -208,8 +208,19 @@ def _local_session(settings: Settings) -> SparkSession:
     for key, value in {**settings.spark.conf, **_runtime_conf(settings)}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    _remove_empty_folders(work_dir / "checkpoints")
     spark.sparkContext.setCheckpointDir(str(work_dir / "checkpoints"))
     return spark
+
+
+def _remove_empty_folders(checkpoints: Path) -> None:
+    """Spark makes a `checkpoints/<uuid>` folder per session and leaves it, empty, after most runs; earlier runs'
+    empty ones go (a folder with files may be a running job's: it stays)."""
+    if not checkpoints.is_dir():
+        return
+    for folder in checkpoints.iterdir():
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _runtime_conf(settings: Settings) -> dict[str, str]:

@@ -122,3 +122,14 @@ def test_wheel_carries_the_configuration(tmp_path: Path) -> None:
         "customer_ml/cli.py",
     ):
         assert expected in names
+
+
+def test_earlier_sessions_empty_checkpoint_folders_are_removed(tmp_path) -> None:
+    from customer_ml.session import _remove_empty_folders
+
+    (tmp_path / "old-empty").mkdir()
+    (tmp_path / "in-use").mkdir()
+    (tmp_path / "in-use" / "rdd-1").mkdir()
+    _remove_empty_folders(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in-use"]
+    _remove_empty_folders(tmp_path / "missing")  # no folder yet: nothing to do
