@@ -56,6 +56,12 @@ def champions(spark: SparkSession, synthetic_lake: SyntheticLake) -> Settings:
     return settings
 
 
+def cli_options(settings: Settings) -> list[str]:
+    """The global options that point the CLI at this module's lake and MLflow store."""
+    sets = (f"project.work_dir={settings.project.work_dir}", f"mlflow.tracking_uri={settings.tracking_uri}")
+    return ["--overlay", EXAMPLE_OVERLAY, *[a for o in (*sets, *TEST_OVERRIDES) for a in ("--set", o)]]
+
+
 def scored_rows(spark: SparkSession, day: dt.date):  # noqa: ANN201
     return lake.read_table(spark, "scored_customers").filter(F.col("score_date") == F.lit(day))
 
@@ -151,15 +157,7 @@ def test_any_table_with_the_feature_columns_unseen_categories_and_nulls(
     lake.write_table(odd, "holdout", mode="overwrite")
 
     # The command users run: `customer-ml score --input-table holdout` with the table described in conf (--set).
-    base = [
-        "--overlay",
-        EXAMPLE_OVERLAY,
-        "--set",
-        f"project.work_dir={settings.project.work_dir}",
-        "--set",
-        f"mlflow.tracking_uri={settings.tracking_uri}",
-        *sum((["--set", o] for o in TEST_OVERRIDES), []),
-    ]
+    base = cli_options(settings)
     command = [*base, "--set", "tables.holdout.path=holdout", "score", "--input-table", "holdout"]
     assert cli.main([*command, "--score-date", "2026-01-01"]) == 0
     printed = capsys.readouterr().out
@@ -205,15 +203,7 @@ def test_sql_command_prints_and_writes_csv(
 ) -> None:
     settings = champions
     scoring.run(spark, settings, score_date=DAY)
-    base = [
-        "--overlay",
-        EXAMPLE_OVERLAY,
-        "--set",
-        f"project.work_dir={settings.project.work_dir}",
-        "--set",
-        f"mlflow.tracking_uri={settings.tracking_uri}",
-        *sum((["--set", o] for o in TEST_OVERRIDES), []),
-    ]
+    base = cli_options(settings)
     query = "SELECT segment_id, customers, candidates FROM segment_summary WHERE score_date = DATE'2026-10-31'"
     output = tmp_path / "summary.csv"
     assert cli.main([*base, "sql", query + " ORDER BY segment_id", "--output", str(output)]) == 0
