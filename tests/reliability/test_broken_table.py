@@ -5,17 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from tests.reliability.helpers import project
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_table_with_a_gap_in_its_log_is_skipped_and_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_table_with_a_gap_in_its_log_is_skipped_and_named(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mine = project(tmp_path)
     for _ in range(3):
         assert mine.run(capsys, "ingest").code == 0  # versions 0, 1, 2
     assert mine.run(capsys, "validate").code == 0
+    spark.range(20).createOrReplaceTempView("customers")  # a view of that name from earlier in the session
     log = mine.work / "lakehouse" / "customers" / "_delta_log"
     (log / "00000000000000000001.json").unlink()
 

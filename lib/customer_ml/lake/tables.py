@@ -279,10 +279,12 @@ def register_views(spark: SparkSession, unreadable: list[str] | None = None) -> 
             if table_exists(spark, name):
                 read_table(spark, name).createOrReplaceTempView(name)
                 registered.append(name)
+                continue
         except Exception as error:  # noqa: BLE001 - one broken table must not hide the others
             logger.warning("view %s not registered: the table does not read (%s)", name, describe_failure(error))
             if unreadable is not None:
                 unreadable.append(name)
+        spark.catalog.dropTempView(name)  # a view of that name from earlier in the session must not answer
     logger.info("registered views: %s", ", ".join(registered) or "none")
     return registered
 
