@@ -51,6 +51,8 @@ setup(
         # Plots (ROC, PR, gain, elbow, profiles) and the adjusted Rand index; both already come with mlflow.
         "matplotlib>=3.7,<4",
         "scikit-learn>=1.3,<2",
+        # The monitoring statistics call scipy.stats.chi2_contingency (its result object needs 1.11+).
+        "scipy>=1.11,<2",
     ],
     extras_require={
         "dev": [

@@ -47,6 +47,11 @@ class ValidationError(CustomerMLError):
     """Validation could not run (schema, unknown expectation) or an `error`-severity expectation failed."""
 
 
+class MonitoringError(CustomerMLError):
+    """Drift or quality statistics cannot be computed from what they were given (a missing column, an empty frame,
+    counts that do not fit together)."""
+
+
 _ERRNO_FIXES = {
     errno.ENOSPC: "no space left on the device: free space, or point project.work_dir / lake.root elsewhere",
     errno.EROFS: "read-only file system: point project.work_dir / lake.root at a writable place",

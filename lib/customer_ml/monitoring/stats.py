@@ -1,0 +1,240 @@
+"""Drift statistics of Spark DataFrames, per column: PSI, KS, Wasserstein-1, JS distance, chi-square p.
+
+Spark aggregates (monitoring/aggregates.py) and only per-bin counts reach the driver; the statistics are computed
+from them (monitoring/divergence.py). `frame_drift` does all columns in two aggregations over both frames:
+  - PSI of a numeric column: the reference's deciles (approximate quantiles, rank error QUANTILE_RELATIVE_ERROR,
+    repeats dropped, so a constant column has one edge and two bins) as right-closed bins, plus a null bin; of a
+    categorical column: one bin per category, null and unseen categories included. EMPTY_BIN_EPSILON for 0s.
+  - KS and Wasserstein-1 / reference sample std: estimated on a grid of GRID_QUANTILES quantiles of each frame,
+    with an error bound (the true value lies in [value, value + error]). Measured against scipy on 20k-row normal,
+    lognormal and Poisson samples: errors <= 1.5e-4 (KS) and <= 7.4e-5 std (Wasserstein); bounds <= 7e-4 (KS)
+    and <= 2.2e-3 std (Wasserstein), except 1.8e-2 std on the lognormal's long right tail (wide grid bins there).
+  - Missing values: null, NaN and +-inf are one null bin; the null shares are reported, and KS / Wasserstein are
+    computed on the values only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from customer_ml.errors import MonitoringError
+from customer_ml.monitoring.aggregates import (
+    SIDES,
+    BinTable,
+    Summary,
+    count_bins,
+    finite,
+    grid_edges,
+    quantiles,
+    summarise,
+    tagged_union,
+    with_bins,
+)
+from customer_ml.monitoring.divergence import (
+    EMPTY_BIN_EPSILON,
+    align_categories,
+    chi_square_p,
+    coarsen,
+    grid_ks,
+    grid_wasserstein,
+    js_distance,
+    psi,
+)
+
+logger = logging.getLogger(__name__)
+
+QUANTILE_RELATIVE_ERROR = 1e-4
+"""Rank error of the approximate quantiles (Spark's Greenwald-Khanna sketch, approxQuantile / percentile_approx)."""
+GRID_QUANTILES = 1000
+"""Grid for KS and Wasserstein: each frame's quantiles at i / 1000, so a grid bin holds about 0.1 % of either side."""
+DECILES = tuple(i / 10 for i in range(1, 10))
+
+Kind = Literal["numeric", "categorical"]
+
+
+@dataclass(frozen=True)
+class DriftStat:
+    """One column's drift between a reference and a current frame. Numeric columns have PSI, KS and Wasserstein-1
+    over the reference's sample std; categorical ones PSI, JS distance and chi-square p-value. `*_error` bounds an
+    estimate: the true value lies in [value, value + error]. None where a statistic does not apply, where a side
+    has no values (KS, Wasserstein) or the reference's std is 0 or undefined (Wasserstein)."""
+
+    column: str
+    kind: Kind
+    reference_rows: int
+    current_rows: int
+    reference_null_share: float
+    current_null_share: float
+    psi: float
+    ks: float | None = None
+    ks_error: float | None = None
+    wasserstein: float | None = None
+    wasserstein_error: float | None = None
+    js: float | None = None
+    chi2_p: float | None = None
+
+
+def numeric_bins(reference: DataFrame, column: str, relative_error: float = QUANTILE_RELATIVE_ERROR) -> list[float]:
+    """The reference's decile edges, sorted and without repeats: a constant column gives one edge, an all-null one
+    none. One aggregation (percentile_approx, the aggregate form of approxQuantile)."""
+    _require_columns(reference, "reference", [column], numeric=True)
+    found = reference.agg(quantiles(finite(column), DECILES, relative_error)).first()[0]
+    return sorted(set(found)) if found else []
+
+
+def bin_counts(frame: DataFrame, column: str, edges: Sequence[float]) -> list[int]:
+    """Rows per bin (-inf, e1], (e1, e2], ..., (ek, inf), then the null bin last (null, NaN, +-inf): len(edges) + 2
+    counts, from one aggregation."""
+    _require_columns(frame, "frame", [column], numeric=True)
+    if not all(a < b for a, b in zip(edges, edges[1:], strict=False)) or not all(math.isfinite(e) for e in edges):
+        raise MonitoringError(f"column {column!r}: bin edges must be finite and increasing, got {list(edges)[:12]}")
+    binned = with_bins(frame.select(finite(column).alias("_n0")), [list(edges)])
+    counts = [0] * (len(edges) + 2)
+    for row in binned.groupBy("_b0").agg(F.count(F.lit(1)).alias("rows")).collect():
+        counts[-1 if row["_b0"] is None else row["_b0"]] += row["rows"]
+    return counts
+
+
+def category_counts(frame: DataFrame, column: str) -> dict[str | None, int]:
+    """Rows per category (values as strings; None holds the nulls), from one aggregation."""
+    _require_columns(frame, "frame", [column], numeric=False)
+    grouped = frame.groupBy(F.col(column).cast("string").alias("category")).agg(F.count(F.lit(1)).alias("rows"))
+    return {row["category"]: row["rows"] for row in grouped.collect()}
+
+
+def column_drift(
+    reference: DataFrame, current: DataFrame, column: str, kind: Kind, **options: float | int
+) -> DriftStat:
+    """One column's DriftStat: frame_drift for that column alone (the same two aggregations; same options)."""
+    if kind not in ("numeric", "categorical"):
+        raise MonitoringError(f"column {column!r}: kind must be 'numeric' or 'categorical', not {kind!r}")
+    numeric, categorical = ([column], []) if kind == "numeric" else ([], [column])
+    return frame_drift(reference, current, numeric, categorical, **options)[0]
+
+
+def frame_drift(
+    reference: DataFrame,
+    current: DataFrame,
+    numeric_cols: Sequence[str],
+    categorical_cols: Sequence[str],
+    *,
+    relative_error: float = QUANTILE_RELATIVE_ERROR,
+    grid_quantiles: int = GRID_QUANTILES,
+    epsilon: float = EMPTY_BIN_EPSILON,
+) -> list[DriftStat]:
+    """Drift of every listed column from two aggregations over both frames together (a summary with quantiles,
+    skipped without numeric columns, then all bin and category counts): four Spark jobs with adaptive execution,
+    however many columns.
+
+    Args:
+        reference: the frame the models learned from.
+        current: the frame to compare with it.
+        numeric_cols: numeric columns (PSI over the reference's deciles, KS, Wasserstein-1 / reference std).
+        categorical_cols: categorical columns (PSI, JS distance, chi-square p; an unseen category is its own bin).
+        relative_error: rank error of the approximate quantiles.
+        grid_quantiles: quantiles per frame in the KS / Wasserstein grid.
+        epsilon: PSI's empty-bin proportion.
+
+    Returns:
+        One DriftStat per column, numeric columns first, each list in the order given.
+    """
+    columns = [*numeric_cols, *categorical_cols]
+    if len(set(columns)) != len(columns):
+        raise MonitoringError(f"columns listed twice in the drift request: {columns}")
+    if not columns:
+        return []
+    for side, frame in (("reference", reference), ("current", current)):
+        _require_columns(frame, side, numeric_cols, numeric=True)
+        _require_columns(frame, side, categorical_cols, numeric=False)
+    started = time.perf_counter()
+    both = tagged_union(reference, current, numeric_cols, categorical_cols)
+    probabilities = sorted({i / grid_quantiles for i in range(grid_quantiles + 1)} | set(DECILES))
+    summaries = summarise(both, len(numeric_cols), probabilities, relative_error) if numeric_cols else []
+    grids = [grid_edges(summaries, i) for i in range(len(numeric_cols))]
+    table = count_bins(both, grids, len(categorical_cols))
+    rows = [summary.rows for summary in summaries] or [table.rows(side, 0) for side in SIDES]
+    for side, name in zip(SIDES, ("reference", "current"), strict=True):
+        if rows[side] == 0:
+            raise MonitoringError(f"the {name} frame has no rows: drift needs rows on both sides")
+    deciles = [probabilities.index(p) for p in DECILES]
+    stats = [
+        _numeric_stat(name, i, summaries, grids[i], table, rows, deciles, epsilon)
+        for i, name in enumerate(numeric_cols)
+    ]
+    stats += [
+        _categorical_stat(name, len(numeric_cols) + j, table, rows, epsilon) for j, name in enumerate(categorical_cols)
+    ]
+    seconds = time.perf_counter() - started
+    logger.info("drift of %d columns (%d reference, %d current rows) in %.1f s", len(columns), *rows, seconds)
+    return stats
+
+
+def _numeric_stat(
+    name: str,
+    index: int,
+    summaries: list[Summary],
+    edges: list[float],
+    table: BinTable,
+    rows: list[int],
+    deciles: list[int],
+    epsilon: float,
+) -> DriftStat:
+    binned = [table.binned(side, index, len(edges)) for side in SIDES]
+    nulls = [table.nulls(side, index) for side in SIDES]
+    reference = summaries[0].columns[index]
+    decile_edges = sorted({reference.quantiles[i] for i in deciles}) if reference.quantiles else []
+    psi_counts = [coarsen(edges, binned[side].counts, decile_edges) + [nulls[side]] for side in SIDES]
+    ks = wasserstein = None
+    if all(rows[side] > nulls[side] for side in SIDES):
+        ks = grid_ks(edges, binned[0], binned[1])
+        if reference.std:
+            wasserstein = grid_wasserstein(edges, binned[0], binned[1])
+    return DriftStat(
+        column=name,
+        kind="numeric",
+        reference_rows=rows[0],
+        current_rows=rows[1],
+        reference_null_share=nulls[0] / rows[0],
+        current_null_share=nulls[1] / rows[1],
+        psi=psi(psi_counts[0], psi_counts[1], epsilon),
+        ks=ks.value if ks else None,
+        ks_error=ks.error_bound if ks else None,
+        wasserstein=wasserstein.value / reference.std if wasserstein else None,
+        wasserstein_error=wasserstein.error_bound / reference.std if wasserstein else None,
+    )
+
+
+def _categorical_stat(name: str, index: int, table: BinTable, rows: list[int], epsilon: float) -> DriftStat:
+    reference, current = (table.categories(side, index) for side in SIDES)
+    _, reference_counts, current_counts = align_categories(reference, current)
+    return DriftStat(
+        column=name,
+        kind="categorical",
+        reference_rows=rows[0],
+        current_rows=rows[1],
+        reference_null_share=reference.get(None, 0) / rows[0],
+        current_null_share=current.get(None, 0) / rows[1],
+        psi=psi(reference_counts, current_counts, epsilon),
+        js=js_distance(reference_counts, current_counts),
+        chi2_p=chi_square_p(reference_counts, current_counts),
+    )
+
+
+def _require_columns(frame: DataFrame, side: str, columns: Sequence[str], *, numeric: bool) -> None:
+    types = {field.name: field.dataType for field in frame.schema.fields}
+    missing = [name for name in columns if name not in types]
+    if missing:
+        raise MonitoringError(f"the {side} frame has no column(s) {missing}; it has {sorted(types)}")
+    if numeric:
+        wrong = [f"{c} ({types[c].simpleString()})" for c in columns if not isinstance(types[c], T.NumericType)]
+        if wrong:
+            raise MonitoringError(f"{side}: numeric drift needs numeric columns, not {wrong}; list them as categorical")
