@@ -66,8 +66,9 @@ class Project:
             code = cli.main(self.argv(*args, sets=sets))
         return Outcome(code, out.getvalue(), err.getvalue().strip().splitlines())
 
-    def settings(self) -> Settings:
-        return make_settings(self.work, *self.sets, overlays=(self.overlay,))
+    def settings(self, *tables: str) -> Settings:
+        """The settings its runs use, with `tables` (e.g. one a run named with --table) configured too."""
+        return make_settings(self.work, *self.sets, overlays=(self.overlay,)).with_tables(list(tables))
 
 
 def project(
