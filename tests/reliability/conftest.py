@@ -38,7 +38,8 @@ def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Tr
 
 @pytest.fixture
 def scorer(trained: Trained, tmp_path: Path) -> Project:
-    """The trained project with a copy of its work dir (lake and MLflow store) as this test's own, to score into."""
+    """The trained project with a copy of its work dir (lake and MLflow store) as this test's own, to score into,
+    and this test's folder as its root (for files of its own; the source and overlay stay the trained project's)."""
     assert trained.training.code == 0, trained.training.err[-3:]
     shutil.copytree(trained.project.work, tmp_path / "work")
-    return dataclasses.replace(trained.project, work=tmp_path / "work")
+    return dataclasses.replace(trained.project, root=tmp_path, work=tmp_path / "work")

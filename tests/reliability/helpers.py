@@ -152,9 +152,11 @@ class Killed:
 
 
 def kill_when(argv: list[str], ready: Callable[[str], bool], timeout: float = 300.0) -> Killed:
-    """Run `customer-ml ARGV` as a user does (the venv's console script, in its own process group), and SIGKILL the
-    whole group (the CLI, its JVM and Python workers) as soon as `ready(stderr so far)` is true. Fails when the
-    command ends by itself first, or when a process of the group survives the kill."""
+    """Run `customer-ml ARGV` as a user does (the venv's console script, in a session of its own), and SIGKILL
+    every process of it (the CLI, its JVM, Spark's Python daemon and workers) as soon as `ready(stderr so far)` is
+    true. Every process group of the session is killed: PySpark's daemon moves itself and the workers it forks
+    into a group of their own, which a kill of the CLI's group alone would leave writing files after the JVM
+    died. Fails when the command ends by itself first, or when a process survives the kill."""
     command = [str(Path(sys.executable).with_name("customer-ml")), "--conf-dir", str(REPO / "conf"), *argv]
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     started = time.monotonic()
@@ -168,32 +170,36 @@ def kill_when(argv: list[str], ready: Callable[[str], bool], timeout: float = 30
         while not ready("".join(lines)):
             assert child.poll() is None, f"ended by itself (exit {child.returncode}) before the kill: {lines[-5:]}"
             assert time.monotonic() - started < timeout, f"not ready after {timeout} s: {lines[-5:]}"
-            time.sleep(0.01)
-        os.killpg(child.pid, signal.SIGKILL)
-        child.wait(timeout=60)
+            time.sleep(0.001)  # a write rolls a file in about a millisecond: look often
     finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait(timeout=60)
+        _kill_session(child.pid)
+        child.wait(timeout=60)
     deadline = time.monotonic() + 30
-    while _alive_in_group(child.pid) and time.monotonic() < deadline:
+    while _session(child.pid) and time.monotonic() < deadline:
+        _kill_session(child.pid)  # a process forked while the first kill went round
         time.sleep(0.1)
-    assert not _alive_in_group(child.pid), f"processes of group {child.pid} survived SIGKILL (the JVM?)"
+    assert not _session(child.pid), f"processes of session {child.pid} survived SIGKILL: {_session(child.pid)}"
     reader.join(timeout=10)
     return Killed(child.returncode, "".join(lines), time.monotonic() - started)
 
 
-def _alive_in_group(group: int) -> list[int]:
-    """Pids of live (not zombie) processes in process group `group`."""
-    alive = []
+def _kill_session(session: int) -> None:
+    for group in {group for _, group in _session(session)} | {session}:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def _session(session: int) -> list[tuple[int, int]]:
+    """(pid, process group) of every live (not zombie) process of session `session`."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            alive.append(int(stat.parent.name))
-    return alive
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append((int(stat.parent.name), int(fields[2])))
+    return found
 
 
 def new_files(folder: Path, before: frozenset[str] | set[str]) -> set[str]:
