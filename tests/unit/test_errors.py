@@ -43,3 +43,11 @@ def test_spark_conditions_keep_their_first_line_and_get_a_hint_where_we_have_one
     java = Exception("An error occurred while calling o1.x.\n: java.lang.IllegalStateException: the state is bad\n")
     assert describe_failure(java) == "Exception: the state is bad"
     assert describe_failure(KeyError("k")) == "KeyError: 'k'"
+
+
+def test_a_python_task_failure_is_what_the_worker_raised() -> None:
+    report = (
+        "An exception was thrown from the Python worker:\nTraceback (most recent call last):\n"
+        '  File "/jobs/udf.py", line 15, in boom\n    raise RuntimeError("bad row")\nRuntimeError: bad row\n'
+    )
+    assert describe_failure(Exception(report)) == "a Spark task failed in Python: RuntimeError: bad row"
