@@ -105,11 +105,8 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
         counts = {
             n: log.count(n, sum(r["count"] for r in tally if r[SPLIT] == n)) for n in ("train", "validation", "test")
         }
+        _check_both_classes(tally, counts, source, data.label.column)
         positives = sum(r["count"] for r in tally if r[SPLIT] == "train" and r[LABEL] == 1.0)
-        if positives == 0 or positives == counts["train"]:
-            raise CustomerMLError(
-                f"table {source}: the train rows hold only one class of {data.label.column}; a classifier needs both"
-            )
         train = with_weights(train, config.class_weight, positives, counts["train"])
         exclude = [data.id_column, data.label.column, LABEL, WEIGHT, SPLIT]
 
@@ -177,6 +174,28 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
         input_version=input_version,
         seconds=time.perf_counter() - started,
     )
+
+
+def _check_both_classes(tally: list, counts: dict[str, int], source: str, column: str) -> None:
+    """Every part of the split must hold both classes: the model learns on the train rows, the threshold is chosen
+    on the validation rows and the evaluation (and the promotion gate) use the test rows. With a handful of
+    positives the stratified split leaves a part without any, and that part's figures would mean nothing (a
+    threshold of 0 that flags every customer, an AUC of 0 for an undefined one)."""
+    for part in ("train", "validation", "test"):
+        positives = sum(r["count"] for r in tally if r[SPLIT] == part and r[LABEL] == 1.0)
+        if 0 < positives < counts[part]:
+            continue
+        if part == "train":
+            raise CustomerMLError(
+                f"table {source}: the train rows hold only one class of {column}; a classifier needs both"
+            )
+        in_all = sum(r["count"] for r in tally if r[LABEL] == 1.0)
+        raise CustomerMLError(
+            f"table {source}: the {part} rows hold only one class of {column} ({in_all} of {sum(counts.values())} "
+            f"rows are positive, too few to split); the threshold is chosen on the validation rows and the model "
+            f"evaluated on the test rows, so each needs both classes: add labelled rows, or widen "
+            f"classifier.split.{part}"
+        )
 
 
 def label_expression(data: DataSpec, schema: T.StructType) -> F.Column:

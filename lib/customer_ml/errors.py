@@ -82,6 +82,9 @@ def describe_failure(error: BaseException) -> str:
         if said is not None:
             where = _first_file(whole)
             return f"{fix} ({where})" if where else fix
+    raised = _python_worker_error(whole)
+    if raised:
+        return f"a Spark task failed in Python: {raised}"[:500]
     text = _first_meaningful_line(error)
     hint = next((h for condition, h in _CONDITION_FIXES.items() if text.startswith(f"[{condition}")), "")
     if hint:
@@ -100,15 +103,22 @@ def _chain(error: BaseException) -> list[BaseException]:
     return seen
 
 
+def _python_worker_error(text: str) -> str | None:
+    """What a Python worker raised (a UDF, a data source writer), from the report Spark relays: its first line
+    only says "An exception was thrown from the Python worker"; the exception is the first unindented line after
+    the frames of the (last) traceback."""
+    if "thrown from the Python worker" not in text:
+        return None
+    _, marker, frames = text.rpartition("Traceback (most recent call last):")
+    if not marker:
+        return None
+    return next((line.strip() for line in frames.splitlines() if line.strip() and not line[0].isspace()), None)
+
+
 def _first_meaningful_line(error: BaseException) -> str:
     """Spark's errors start with `[CONDITION] message`, py4j's with `An error occurred while calling oN.x.` and
     the Java exception on the next line: the first line that says something, without the class prefix."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    if any("exception was thrown from the Python worker" in line for line in lines):
-        # A Python task failed: what it raised is the last `Name: message` line of the worker's traceback.
-        raised = [line for line in lines if _PYTHON_ERROR.match(line)]
-        if raised:
-            return raised[-1][:500]
     for line in lines:
         if line.startswith("An error occurred while calling"):
             continue

@@ -45,10 +45,9 @@ def test_spark_conditions_keep_their_first_line_and_get_a_hint_where_we_have_one
     assert describe_failure(KeyError("k")) == "KeyError: 'k'"
 
 
-def test_a_python_task_failure_says_what_the_task_raised() -> None:
+def test_a_python_task_failure_is_what_the_worker_raised() -> None:
     report = (
-        "[PYTHON_EXCEPTION] An exception was thrown from the Python worker: \nTraceback (most recent call last):\n"
-        '  File "/x/worker.py", line 3, in process\nValueError: inner\n\nDuring handling...\n'
-        "RuntimeError: simulated executor failure\n\tat org.apache.spark.api.python..."
+        "An exception was thrown from the Python worker:\nTraceback (most recent call last):\n"
+        '  File "/jobs/udf.py", line 15, in boom\n    raise RuntimeError("bad row")\nRuntimeError: bad row\n'
     )
-    assert describe_failure(Exception(report)) == "RuntimeError: simulated executor failure"
+    assert describe_failure(Exception(report)) == "a Spark task failed in Python: RuntimeError: bad row"
