@@ -323,3 +323,17 @@ def test_a_tab_separator_is_written_so_that_it_loads_back() -> None:
     loaded = yaml.safe_load(render(overlay))
     assert loaded["ingest"]["sources"]["bank"]["options"]["sep"] == "\t"
     assert "fields separated by '\\t' (--sep to change)" in overlay.summary
+
+
+def test_an_integer_column_of_0_to_k_with_none_missing_is_a_count_and_stays_numeric() -> None:
+    from customer_ml.data.onboarding_rules import ColumnStats, role
+
+    late = ColumnStats("months_late", "int", nulls=0, distinct=11, minimum=0, maximum=10, values=tuple(range(11)))
+    assert role(late, 100) == (
+        "numeric",
+        "0..10, every value present: count-like, kept numeric (ordered); move to categorical if it is a code",
+    )
+    gap = ColumnStats("grade", "int", nulls=0, distinct=4, minimum=0, maximum=4, values=(0, 1, 2, 4))
+    assert role(gap, 100)[0] == "code"
+    one_based = ColumnStats("plan", "int", nulls=0, distinct=4, minimum=1, maximum=4, values=(1, 2, 3, 4))
+    assert role(one_based, 100)[0] == "code"

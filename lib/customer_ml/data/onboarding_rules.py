@@ -207,6 +207,10 @@ def role(column: ColumnStats, rows: int) -> tuple[str, str]:
     if column.type in INTEGER_TYPES and column.values is not None:
         if distinct == 2:
             return "binary", f"2 values ({', '.join(shown(v) for v in column.values)})"
+        if CODE_VALUES[0] <= distinct <= CODE_VALUES[1] and tuple(column.values) == tuple(range(distinct)):
+            # 0, 1, …, k with none missing: how counts look (late payments, calls); their order matters
+            count = f"0..{distinct - 1}, every value present: count-like, kept numeric (ordered); "
+            return "numeric", count + "move to categorical if it is a code"
         if CODE_VALUES[0] <= distinct <= CODE_VALUES[1]:
             code = f"numeric code with {distinct} values: treated as categorical; "
             return "code", code + "move to numeric if it is a count"
