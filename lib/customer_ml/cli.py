@@ -121,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--segmenter-version", default=None, help="registry version (default @champion)")
     score.set_defaults(handler=_score)
 
+    monitor = commands.add_parser(
+        "monitor",
+        parents=[common],
+        help="drift of a score date's input from the classifier's training rows; exit 3 when an alert fires",
+    )
+    monitor.add_argument("--score-date", type=_date, default=None, help="YYYY-MM-DD (default the latest scored)")
+    monitor.set_defaults(handler=_monitor)
+
     promote = commands.add_parser(
         "promote", parents=[common], help="make a registered model version the @champion, by hand"
     )
@@ -460,6 +468,26 @@ def _train_segmenter(args: argparse.Namespace, settings: Settings) -> int:
         + f"  promotion: {'champion' if result.promotion.promoted else 'challenger only'} ({result.promotion.reason})\n"
     )
     return 0
+
+
+ALERT_EXIT = 3  # `monitor` found drift over an alert level: a scheduler branches on it (2 stays "failed")
+
+
+def _monitor(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml.monitoring import stage
+    from customer_ml.session import get_spark
+
+    result = stage.run(get_spark(settings), settings, score_date=args.score_date)
+    counts = {s: sum(v == s for v in result.statuses.values()) for s in ("ok", "warn", "alert")}
+    sys.stdout.write(
+        f"monitored {result.score_date}: {len(result.stats)} features of {result.current[0]} v{result.current[1]} "
+        f"against {result.reference[0]} v{result.reference[1]} (classifier v{result.classifier_version}'s training "
+        f"rows): {counts['ok']} ok, {counts['warn']} warn, {counts['alert']} alert\n"
+        + "".join(
+            f"ALERT {a.column}: {a.statistic} {a.value:.3f} >= {a.level} — {a.recommendation}\n" for a in result.alerts
+        )
+    )
+    return ALERT_EXIT if result.alerts else 0
 
 
 def _promote(args: argparse.Namespace, settings: Settings) -> int:

@@ -78,6 +78,14 @@ def _score(spark: SparkSession, settings: Settings, score_date: dt.date | None) 
     )
 
 
+def _monitor(spark: SparkSession, settings: Settings, score_date: dt.date | None) -> str:
+    from customer_ml.monitoring import stage
+
+    result = stage.run(spark, settings, score_date=score_date)
+    alerts = ", ".join(f"{a.column} {a.statistic} {a.value:.3f}" for a in result.alerts) or "none"
+    return f"{len(result.stats)} features of {result.score_date} against the training rows; alerts: {alerts}"
+
+
 TASKS: dict[str, Callable[[SparkSession, Settings, dt.date | None], str]] = {
     "generate": _generate,
     "ingest": _ingest,
@@ -85,6 +93,7 @@ TASKS: dict[str, Callable[[SparkSession, Settings, dt.date | None], str]] = {
     "train-classifier": _train_classifier,
     "train-segmenter": _train_segmenter,
     "score": _score,
+    "monitor": _monitor,
 }
 
 

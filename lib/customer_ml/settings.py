@@ -417,6 +417,28 @@ class ScoringSettings(_Section):
     top_candidates: int = Field(default=100, ge=1)
 
 
+class Levels(_Section):
+    """A statistic's warn and alert levels (alert >= warn)."""
+
+    warn: float = Field(ge=0)
+    alert: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Levels:
+        if self.alert < self.warn:
+            raise ValueError(f"alert ({self.alert}) must be at least warn ({self.warn})")
+        return self
+
+
+class MonitoringSettings(_Section):
+    """`customer-ml monitor`: the tables it writes and the levels that warn or alert."""
+
+    drift_table: str = "monitoring_drift"
+    alerts_table: str = "monitoring_alerts"
+    psi: Levels = Field(default_factory=lambda: Levels(warn=0.1, alert=0.25))
+    js: Levels = Field(default_factory=lambda: Levels(warn=0.1, alert=0.2))
+
+
 class Settings(_Section):
     """The whole configuration. `env` and `conf_dir` are filled by the loader, not by YAML."""
 
@@ -435,6 +457,7 @@ class Settings(_Section):
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     segmenter: SegmenterSettings = Field(default_factory=SegmenterSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     pipelines: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -450,6 +473,8 @@ class Settings(_Section):
             self.validation.results_table,
             self.scoring.scored_table,
             self.scoring.candidates_table,
+            self.monitoring.drift_table,
+            self.monitoring.alerts_table,
             self.segmenter.profiles_table,
             self.synthetic.truth_table,
         }

@@ -1,0 +1,58 @@
+"""`customer-ml monitor` (issue 14, first slice): drift of a score date's input from the training rows of the
+classifier that scored it, per feature; exit 3 on an alert, 0 without, 2 when nothing was scored."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from customer_ml import lake
+from customer_ml.session import bind_settings
+from tests.reliability.conftest import scorer, trained  # noqa: F401 - the small trained project, shared
+from tests.reliability.helpers import LABELLED_HEADER, Project, labelled_rows
+
+pytestmark = pytest.mark.slow
+
+
+def drift_rows(spark: SparkSession, mine: Project, day: str) -> dict[str, dict]:
+    bind_settings(spark, mine.settings(), engine="delta-rs")
+    rows = lake.read_table(spark, "monitoring_drift").where(F.col("score_date") == F.lit(dt.date.fromisoformat(day)))
+    return {r["column_name"]: r.asDict() for r in rows.collect()}
+
+
+def test_monitor_is_quiet_on_the_training_rows_and_alerts_on_a_shifted_mix(
+    spark: SparkSession,
+    scorer: Project,  # noqa: F811
+) -> None:
+    assert scorer.call("score", "--score-date", "2026-01-31").code == 0  # the training rows themselves
+    quiet = scorer.call("monitor", "--score-date", "2026-01-31")
+    assert quiet.code == 0, quiet.err[-3:]
+    assert quiet.out.startswith("monitored 2026-01-31: ") and "0 alert" in quiet.out
+    same = drift_rows(spark, scorer, "2026-01-31")
+    assert {"region", "amount"} <= set(same) and "id" not in same and "y" not in same
+    assert all(r["psi"] == pytest.approx(0.0, abs=1e-9) and r["status"] == "ok" for r in same.values())
+    assert same["amount"]["reference_version"] == same["amount"]["current_version"]  # the same snapshot
+
+    later = scorer.root / "next.csv"  # next month: every customer in region a, the rest as before, no label
+    later.write_text(LABELLED_HEADER.rsplit(",", 1)[0] + "\n" + labelled_rows(300, seed=2, region="a", label=None))
+    assert scorer.call("ingest", "--path", str(later), "--table", "next").code == 0
+    assert scorer.call("score", "--input-table", "next", "--score-date", "2026-02-28").code == 0
+    alerted = scorer.call("monitor", "--score-date", "2026-02-28")
+    assert alerted.code == 3, alerted.err[-3:]
+    alerts = [line for line in alerted.out.splitlines() if line.startswith("ALERT ")]
+    assert [a.split(":")[0] for a in alerts] == ["ALERT region", "ALERT region"]  # PSI and JS
+    shifted = drift_rows(spark, scorer, "2026-02-28")
+    assert shifted["region"]["status"] == "alert" and shifted["region"]["psi"] > 0.25 and shifted["region"]["js"] > 0.2
+    assert shifted["amount"]["status"] != "alert" and shifted["region"]["current_table"] == "next"
+    bind_settings(spark, scorer.settings(), engine="delta-rs")
+    recorded = lake.read_table(spark, "monitoring_alerts").where(F.col("score_date") == F.lit(dt.date(2026, 2, 28)))
+    assert sorted(r["statistic"] for r in recorded.collect()) == ["js", "psi"]
+
+    never = scorer.call("monitor", "--score-date", "2030-01-01")
+    assert never.code == 2 and never.err[-1] == (
+        "customer-ml: error: nothing scored for 2030-01-01 in scored_customers: run `customer-ml score --score-date "
+        "2030-01-01` first"
+    )
