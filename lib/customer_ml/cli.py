@@ -156,14 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete table files no version within the retention references (killed writes' leftovers, files "
         "replaced or compacted away)",
     )
-    vacuum.add_argument(
-        "--table",
-        dest="tables",
-        action="append",
-        default=[],
-        metavar="T",
-        help="only this table (repeatable; default every table of the lake that exists)",
-    )
+    _tables_option(vacuum)
     vacuum.add_argument(
         "--retain-hours",
         type=int,
@@ -182,14 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     optimize = commands.add_parser(
         "optimize", parents=[common], help="compact small table files into larger ones (a new version, same rows)"
     )
-    optimize.add_argument(
-        "--table",
-        dest="tables",
-        action="append",
-        default=[],
-        metavar="T",
-        help="only this table (repeatable; default every table of the lake that exists)",
-    )
+    _tables_option(optimize)
     optimize.set_defaults(handler=_optimize)
 
     demo = commands.add_parser(
@@ -210,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
 _BEFORE = "_before_command"
 _LISTS = ("overrides", "overlays")
 _SINGLES = ("env", "conf_dir", "verbose")
+
+
+def _tables_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--table",
+        dest="tables",
+        action="append",
+        default=[],
+        metavar="T",
+        help="only this table (repeatable; default every table of the lake that exists)",
+    )
 
 
 def _common_options(suffix: str) -> argparse.ArgumentParser:
