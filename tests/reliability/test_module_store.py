@@ -13,4 +13,3 @@ def test_this_module_starts_with_an_empty_store_of_its_own(module_tracking_uri: 
     assert registry.search_registered_models() == []  # whatever other modules registered before this one
     registry.create_registered_model("only_here")
     assert [m.name for m in registry.search_registered_models()] == ["only_here"]
-
