@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -215,12 +216,16 @@ def _local_session(settings: Settings) -> SparkSession:
 
 def _remove_empty_folders(checkpoints: Path) -> None:
     """Spark makes a `checkpoints/<uuid>` folder per session and leaves it, empty, after most runs; earlier runs'
-    empty ones go (a folder with files may be a running job's: it stays)."""
+    empty ones go once an hour old (a folder with files, or a new one, may be a running job's: it stays)."""
     if not checkpoints.is_dir():
         return
+    an_hour_ago = time.time() - 3600  # a newer empty folder may be a session starting in another process
     for folder in checkpoints.iterdir():
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < an_hour_ago and not any(folder.iterdir()):
+                folder.rmdir()
+        except OSError:  # gone already, or filled meanwhile: another session in this process or another one
+            continue
 
 
 def _runtime_conf(settings: Settings) -> dict[str, str]:

@@ -125,11 +125,18 @@ def test_wheel_carries_the_configuration(tmp_path: Path) -> None:
 
 
 def test_earlier_sessions_empty_checkpoint_folders_are_removed(tmp_path) -> None:
+    import os
+    import time
+
     from customer_ml.session import _remove_empty_folders
 
     (tmp_path / "old-empty").mkdir()
+    (tmp_path / "new-empty").mkdir()  # a session starting elsewhere right now
     (tmp_path / "in-use").mkdir()
     (tmp_path / "in-use" / "rdd-1").mkdir()
+    two_hours_ago = time.time() - 7200
+    for name in ("old-empty", "in-use"):
+        os.utime(tmp_path / name, (two_hours_ago, two_hours_ago))
     _remove_empty_folders(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in-use"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in-use", "new-empty"]
     _remove_empty_folders(tmp_path / "missing")  # no folder yet: nothing to do
