@@ -43,6 +43,10 @@ class LakeSettings(_Section):
     vacuum_retain_hours: int = Field(default=168, ge=0)
 
 
+# A table name is a SQL identifier: it names a folder under lake.root and the view `sql` registers.
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class TableSettings(_Section):
     """One lake table: a path (relative to lake.root, or absolute / a URI) or a catalog name, not both."""
 
@@ -497,7 +501,7 @@ class Settings(_Section):
         if not missing:
             return self
         for name in missing:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            if not TABLE_NAME.fullmatch(name):
                 raise ConfigError(
                     f"table name '{name}': use letters, digits and _ (it names a folder under lake.root and a SQL "
                     "view); a table elsewhere gets tables.<name>.path in your overlay"

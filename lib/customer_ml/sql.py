@@ -158,15 +158,19 @@ def query(spark: SparkSession, settings: Settings, statement: str) -> DataFrame:
 def show(frame: DataFrame, limit: int, output: Path | None = None) -> str:
     """The rows as a text table (at most `limit`), or all rows written to `output` as CSV; returns the text."""
     if output is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            rows = frame.toPandas()
+        rows = _to_pandas(frame)
         output.parent.mkdir(parents=True, exist_ok=True)
         rows.to_csv(output, index=False)
         return f"wrote {len(rows):,} rows to {output}\n"
-    with warnings.catch_warnings():  # pyspark warns of its Arrow path before re-raising a query's runtime error
-        warnings.simplefilter("ignore", UserWarning)
-        rows = frame.limit(limit + 1).toPandas()
+    rows = _to_pandas(frame.limit(limit + 1))
     more = len(rows) > limit
     text = rows.head(limit).to_string(index=False, max_colwidth=60) if len(rows) else "(no rows)"
     return text + ("\n… more rows (raise --limit or use --output)\n" if more else "\n")
+
+
+def _to_pandas(frame: DataFrame) -> Any:
+    """The rows as pandas, without the warning pyspark gives about its Arrow path before it re-raises a query's
+    runtime error (the CLI reports that error in one line)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return frame.toPandas()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from customer_ml.lake import delta_rs, native
 from customer_ml.lake.schema import conform, enforce_schema
 from customer_ml.logs import current_context
 from customer_ml.session import bound_settings, lake_engine
-from customer_ml.settings import is_uri, resolve_location
+from customer_ml.settings import TABLE_NAME, is_uri, resolve_location
 
 logger = logging.getLogger(__name__)
 
@@ -289,9 +288,6 @@ def register_views(spark: SparkSession, unreadable: list[str] | None = None) -> 
     return registered
 
 
-_VIEW_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 def tables_under_root(lake_root: str) -> list[str]:
     """The Delta tables in a local lake root's folders (those with a `_delta_log`), configured or not.
 
@@ -304,7 +300,7 @@ def tables_under_root(lake_root: str) -> list[str]:
     root = Path(lake_root)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir() and _VIEW_NAME.fullmatch(p.name))
+    return sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir() and TABLE_NAME.fullmatch(p.name))
 
 
 def _existing_layout(spark: SparkSession, ref: TableRef, engine: str) -> tuple[T.StructType, tuple[str, ...]]:
