@@ -78,8 +78,7 @@ def describe_failure(error: BaseException) -> str:
             return f"{_ERRNO_FIXES[cause.errno]} ({where or 'path not reported'})"
     whole = str(error)
     for errno_code, fix in _ERRNO_FIXES.items():  # the same faults inside a Spark task's or the JVM's report
-        said = next((line for line in whole.splitlines() if os.strerror(errno_code).lower() in line.lower()), None)
-        if said is not None:
+        if os.strerror(errno_code).lower() in whole.lower():
             where = _first_file(whole)
             return f"{fix} ({where})" if where else fix
     raised = _python_worker_error(whole)
