@@ -35,6 +35,7 @@ from customer_ml import evaluation, features, reports, tracking
 from customer_ml.errors import ConfigError, CustomerMLError
 from customer_ml.lake import tables
 from customer_ml.logs import job_context, stage
+from customer_ml.monitoring.reference import SCORE_REFERENCE, StoredNumeric
 from customer_ml.settings import CandidateSpec, ClassifierSettings, DataSpec, FeatureSpec, Settings
 
 logger = logging.getLogger(__name__)
@@ -145,6 +146,9 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
                 _log_run(
                     settings, source, location, input_version, counts, profile, candidates, winner, threshold, metrics
                 )
+                # The test scores' distribution: the reference `customer-ml monitor` compares each score date with.
+                stored = StoredNumeric.of_counts(test_counts.score, test_counts.rows)
+                mlflow.log_dict(stored.to_dict(), SCORE_REFERENCE)
                 with tempfile.TemporaryDirectory() as folder:
                     _log_plots(Path(folder), test_counts, metrics, threshold, importances)
                 columns = features.input_columns(config.features, profile, rows.schema)

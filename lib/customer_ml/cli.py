@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="drift of a score date's input from the classifier's training rows; exit 3 when an alert fires",
     )
     monitor.add_argument("--score-date", type=_date, default=None, help="YYYY-MM-DD (default the latest scored)")
+    monitor.add_argument(
+        "--baseline",
+        default="training",
+        help="training (default: the classifier's training rows), previous (the last earlier score date) or "
+        "TABLE@VERSION",
+    )
     monitor.set_defaults(handler=_monitor)
 
     promote = commands.add_parser(
@@ -474,16 +480,9 @@ def _monitor(args: argparse.Namespace, settings: Settings) -> int:
     from customer_ml.monitoring import stage
     from customer_ml.session import get_spark
 
-    result = stage.run(get_spark(settings), settings, score_date=args.score_date)
-    counts = {s: sum(v == s for v in result.statuses.values()) for s in ("ok", "warn", "alert")}
-    sys.stdout.write(
-        f"monitored {result.score_date}: {len(result.stats)} features of {result.current[0]} v{result.current[1]} "
-        f"against {result.reference[0]} v{result.reference[1]} (classifier v{result.classifier_version}'s training "
-        f"rows): {counts['ok']} ok, {counts['warn']} warn, {counts['alert']} alert\n"
-        + "".join(
-            f"ALERT {a.column}: {a.statistic} {a.value:.3f} >= {a.level} — {a.recommendation}\n" for a in result.alerts
-        )
-    )
+    stage.inputs.parse_baseline(args.baseline)  # a typo fails before Spark starts
+    result = stage.run(get_spark(settings), settings, score_date=args.score_date, baseline=args.baseline)
+    sys.stdout.write("".join(line + "\n" for line in stage.summary(result)))
     return ALERT_EXIT if result.alerts else 0
 
 

@@ -81,9 +81,7 @@ def _score(spark: SparkSession, settings: Settings, score_date: dt.date | None) 
 def _monitor(spark: SparkSession, settings: Settings, score_date: dt.date | None) -> str:
     from customer_ml.monitoring import stage
 
-    result = stage.run(spark, settings, score_date=score_date)
-    alerts = ", ".join(f"{a.column} {a.statistic} {a.value:.3f}" for a in result.alerts) or "none"
-    return f"{len(result.stats)} features of {result.score_date} against the training rows; alerts: {alerts}"
+    return "\n".join(stage.summary(stage.run(spark, settings, score_date=score_date)))
 
 
 TASKS: dict[str, Callable[[SparkSession, Settings, dt.date | None], str]] = {

@@ -134,3 +134,64 @@ def heatmap_plot(z_scores: pd.DataFrame, path: Path, max_features: int = 30) -> 
     axis.set_title("Segment profiles (z-score of the segment mean or level share)")
     figure.colorbar(image, ax=axis)
     return _save(figure, path)
+
+
+def psi_plot(values: Mapping[str, float], warn: float, alert: float, title: str, path: Path) -> Path:
+    """PSI per feature, largest first, with the warn and alert levels drawn."""
+    ordered = sorted(values.items(), key=lambda item: item[1])
+    figure, axis = plt.subplots(figsize=(7, max(3, 0.3 * len(ordered) + 1)))
+    colours = ["tab:red" if v >= alert else "tab:orange" if v >= warn else "tab:blue" for _, v in ordered]
+    axis.barh([name for name, _ in ordered], [v for _, v in ordered], color=colours)
+    axis.axvline(warn, linestyle="--", color="tab:orange", label=f"warn {warn}")
+    axis.axvline(alert, linestyle="--", color="tab:red", label=f"alert {alert}")
+    axis.set(xlabel="population stability index (PSI, unitless)", ylabel="feature", title=title)
+    axis.legend(loc="lower right")
+    return _save(figure, path)
+
+
+def score_distribution_plot(current: np.ndarray, reference: np.ndarray | None, path: Path) -> Path:
+    """Share of customers per twentieth of the score, current against the reference (when there is one)."""
+    bins = len(current)
+    centres = (np.arange(bins) + 0.5) / bins
+    figure, axis = plt.subplots(figsize=(7, 4))
+    width = 0.4 / bins
+    axis.bar(centres + width / 2, current / max(current.sum(), 1), width=width, label="this score date")
+    if reference is not None:
+        axis.bar(
+            centres - width / 2,
+            reference / max(reference.sum(), 1),
+            width=width,
+            label="reference (training test rows)",
+        )
+    axis.set(
+        xlabel="score (probability of the positive class)", ylabel="share of customers", title="Score distribution"
+    )
+    axis.legend(loc="upper right")
+    return _save(figure, path)
+
+
+def segment_mix_plot(reference: Mapping[str, float], current: Mapping[str, float], path: Path) -> Path:
+    """Share of customers per segment, the segmenter's training rows against this score date."""
+    names = sorted(set(reference) | set(current), key=lambda n: -reference.get(n, 0.0))
+    positions = np.arange(len(names))
+    figure, axis = plt.subplots(figsize=(7, 4))
+    axis.bar(positions - 0.2, [reference.get(n, 0.0) for n in names], width=0.4, label="segmenter training rows")
+    axis.bar(positions + 0.2, [current.get(n, 0.0) for n in names], width=0.4, label="this score date")
+    axis.set_xticks(positions, names, rotation=20, ha="right")
+    axis.set(xlabel="segment", ylabel="share of customers", title="Segment mix")
+    axis.legend(loc="upper right")
+    return _save(figure, path)
+
+
+def quality_plot(history: Sequence[tuple], path: Path) -> Path:
+    """ROC AUC per score date (measured from labels, or estimated), with the training run's test figure."""
+    figure, axis = plt.subplots(figsize=(7, 4))
+    dates = [row[0] for row in history]
+    axis.plot(dates, [row[2] for row in history], marker="o", label="ROC AUC on the score date")
+    trained = [row[3] for row in history if row[3] is not None]
+    if trained:
+        axis.axhline(trained[-1], linestyle="--", color="grey", label=f"training test ROC AUC {trained[-1]:.3f}")
+    axis.set(xlabel="score date", ylabel="ROC AUC", title="Model quality over score dates")
+    axis.legend(loc="lower left")
+    figure.autofmt_xdate()
+    return _save(figure, path)

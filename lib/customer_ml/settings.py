@@ -435,12 +435,21 @@ class Levels(_Section):
 
 
 class MonitoringSettings(_Section):
-    """`customer-ml monitor`: the tables it writes and the levels that warn or alert."""
+    """`customer-ml monitor`: the tables it writes, what it compares, and the levels that warn or alert."""
 
     drift_table: str = "monitoring_drift"
     alerts_table: str = "monitoring_alerts"
+    profile_table: str = "monitoring_profile"
+    columns: list[str] = Field(default_factory=list)
+    slices: list[str] = Field(default_factory=lambda: ["segment_name"])
+    top_categories: int = Field(default=10, ge=1)
     psi: Levels = Field(default_factory=lambda: Levels(warn=0.1, alert=0.25))
     js: Levels = Field(default_factory=lambda: Levels(warn=0.1, alert=0.2))
+    dataset_drift_share: float = Field(default=0.5, gt=0, le=1)
+    segment_fit: Levels = Field(default_factory=lambda: Levels(warn=1.1, alert=1.25))
+    segment_fit_sample_rows: int = Field(default=200_000, ge=1_000)
+    quality_drop: Levels = Field(default_factory=lambda: Levels(warn=0.02, alert=0.05))
+    experiment: str | None = None
 
 
 class Settings(_Section):
@@ -479,6 +488,7 @@ class Settings(_Section):
             self.scoring.candidates_table,
             self.monitoring.drift_table,
             self.monitoring.alerts_table,
+            self.monitoring.profile_table,
             self.segmenter.profiles_table,
             self.synthetic.truth_table,
         }

@@ -40,21 +40,23 @@ class Promotion:
     champion_version: str | None
 
 
-def configure(settings: Settings) -> str:
-    """Point MLflow at the configured tracking / registry URIs and experiment; return the experiment id."""
+def configure(settings: Settings, experiment_name: str | None = None) -> str:
+    """Point MLflow at the configured tracking / registry URIs and experiment (or `experiment_name`); return the
+    experiment id."""
     import mlflow
 
     mlflow.set_tracking_uri(settings.tracking_uri)
     if settings.mlflow.registry_uri:
         mlflow.set_registry_uri(settings.mlflow.registry_uri)
-    experiment = mlflow.get_experiment_by_name(settings.mlflow.experiment)
+    experiment_name = experiment_name or settings.mlflow.experiment
+    experiment = mlflow.get_experiment_by_name(experiment_name)
     if experiment is not None:
         experiment_id = experiment.experiment_id
     else:
         location = None
         if settings.tracking_uri.startswith("sqlite:"):  # a local store: artifacts beside the work, not ./mlruns
             location = (settings.work_dir / "mlartifacts").as_uri()
-        experiment_id = mlflow.create_experiment(settings.mlflow.experiment, artifact_location=location)
+        experiment_id = mlflow.create_experiment(experiment_name, artifact_location=location)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

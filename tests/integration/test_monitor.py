@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def drift_rows(spark: SparkSession, mine: Project, day: str) -> dict[str, dict]:
     bind_settings(spark, mine.settings(), engine="delta-rs")
     rows = lake.read_table(spark, "monitoring_drift").where(F.col("score_date") == F.lit(dt.date.fromisoformat(day)))
-    return {r["column_name"]: r.asDict() for r in rows.collect()}
+    return {r["column_name"]: r.asDict() for r in rows.where("drift_type = 'baseline'").collect()}
 
 
 def test_monitor_is_quiet_on_the_training_rows_and_alerts_on_a_shifted_mix(
@@ -33,8 +33,13 @@ def test_monitor_is_quiet_on_the_training_rows_and_alerts_on_a_shifted_mix(
     assert quiet.out.startswith("monitored 2026-01-31: ") and "0 alert" in quiet.out
     same = drift_rows(spark, scorer, "2026-01-31")
     assert {"region", "amount"} <= set(same) and "id" not in same and "y" not in same
-    assert all(r["psi"] == pytest.approx(0.0, abs=1e-9) and r["status"] == "ok" for r in same.values())
-    assert same["amount"]["reference_version"] == same["amount"]["current_version"]  # the same snapshot
+    features = {name: row for name, row in same.items() if name != "score"}
+    assert all(r["psi"] == pytest.approx(0.0, abs=1e-9) and r["status"] == "ok" for r in features.values())
+    assert same["amount"]["reference"] == same["amount"]["current"]  # the same snapshot
+    # The score against the classifier's own test scores (46 of these rows), stored by its training run; the other
+    # 254 include the rows it learned from, scored more confidently: a warning at most.
+    assert same["score"]["reference"] == "customer_ml_classifier v1 test scores" and same["score"]["status"] != "alert"
+    assert same["score"]["reference_rows"] == 46 and same["score"]["current_rows"] == 300
 
     later = scorer.root / "next.csv"  # next month: every customer in region a, the rest as before, no label
     later.write_text(LABELLED_HEADER.rsplit(",", 1)[0] + "\n" + labelled_rows(300, seed=2, region="a", label=None))
@@ -43,13 +48,21 @@ def test_monitor_is_quiet_on_the_training_rows_and_alerts_on_a_shifted_mix(
     alerted = scorer.call("monitor", "--score-date", "2026-02-28")
     assert alerted.code == 3, alerted.err[-3:]
     alerts = [line for line in alerted.out.splitlines() if line.startswith("ALERT ")]
-    assert [a.split(":")[0] for a in alerts] == ["ALERT region", "ALERT region"]  # PSI and JS
+    # PSI and JS of region; everyone in one region moves the scores too (consecutive drift is reported, not alerted)
+    assert [a.split(":")[0] for a in alerts] == ["ALERT region", "ALERT region", "ALERT score"], alerted.out
+    assert all("(baseline)" in a for a in alerts) and "consecutive drift against 2026-01-31" in alerted.out
     shifted = drift_rows(spark, scorer, "2026-02-28")
     assert shifted["region"]["status"] == "alert" and shifted["region"]["psi"] > 0.25 and shifted["region"]["js"] > 0.2
-    assert shifted["amount"]["status"] != "alert" and shifted["region"]["current_table"] == "next"
+    assert shifted["amount"]["status"] != "alert" and shifted["region"]["current"].startswith("next@")
     bind_settings(spark, scorer.settings(), engine="delta-rs")
     recorded = lake.read_table(spark, "monitoring_alerts").where(F.col("score_date") == F.lit(dt.date(2026, 2, 28)))
-    assert sorted(r["statistic"] for r in recorded.collect()) == ["js", "psi"]
+    assert sorted((r["column_name"], r["statistic"]) for r in recorded.collect()) == [
+        ("region", "js"),
+        ("region", "psi"),
+        ("score", "psi"),
+    ]
+    consecutive = lake.read_table(spark, "monitoring_drift").where("drift_type = 'consecutive'").collect()
+    assert {r["column_name"] for r in consecutive} == {"region", "amount", "calls", "note", "score"}
 
     never = scorer.call("monitor", "--score-date", "2030-01-01")
     assert never.code == 2 and never.err[-1] == (

@@ -1,201 +1,288 @@
-"""The `monitor` stage: how far a score date's input has drifted from the rows its classifier was trained on.
+"""The `monitor` stage: a score date's profile, its drift from a baseline and from the previous score date, the
+segments' fit, the model's quality, and the alerts a scheduler branches on.
 
-Reference: the exact table version the classifier version that scored the date was trained on (its MLflow run
-records table and version; read by time travel). Current: the input snapshot that score date scored (the scoring
-commit records table and version). Columns: the features that model version reads (its `input_columns` tag).
-Writes one row per feature to `monitoring.drift_table` and one per alert to `monitoring.alerts_table`, both
-replaced per score date; an alert is a statistic at or over its `alert` level in conf.
+Inputs (monitoring/inputs.py): the scored partition of the date and the input snapshot it scored (from the scoring
+commit); the models that scored it; the baseline: by default the exact table version the classifier was trained on
+(time travel) plus the test-score distribution and segment mix its training runs stored. Writes, each replacing
+the score date's partition in one commit: `monitoring.profile_table`, `monitoring.drift_table`,
+`monitoring.alerts_table`. Then plots and an MLflow run in the `<project>_monitoring` experiment (monitoring/report.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from customer_ml import classifier, lake, tracking
-from customer_ml.errors import CustomerMLError
+from customer_ml.errors import ConfigError, CustomerMLError
+from customer_ml.features import quote
 from customer_ml.logs import job_context, stage
-from customer_ml.monitoring.stats import DriftStat, frame_drift
-from customer_ml.scoring import SCORE_DATE, resolve_model
+from customer_ml.monitoring import inputs, report, tables
+from customer_ml.monitoring.inputs import PREVIOUS, TRAINING, Baseline, Models, ScoredDate
+from customer_ml.monitoring.policy import (
+    SCORE_COLUMN,
+    SEGMENT_COLUMN,
+    Alert,
+    DriftRecord,
+    drift_alerts,
+    fit_alert,
+    quality_alert,
+)
+from customer_ml.monitoring.profile import ProfileRow, profile
+from customer_ml.monitoring.quality_check import ModelQuality, model_quality
+from customer_ml.monitoring.reference import categorical_drift, numeric_drift
+from customer_ml.monitoring.stats import frame_drift
 from customer_ml.session import bind_settings
 from customer_ml.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 CATEGORICAL_TYPES = ("string", "boolean")
-DRIFT_SCHEMA = T.StructType(
-    [
-        T.StructField("column_name", T.StringType()),
-        T.StructField("kind", T.StringType()),
-        T.StructField("status", T.StringType()),
-        T.StructField("psi", T.DoubleType()),
-        T.StructField("ks", T.DoubleType()),
-        T.StructField("wasserstein", T.DoubleType()),
-        T.StructField("js", T.DoubleType()),
-        T.StructField("chi2_p", T.DoubleType()),
-        T.StructField("reference_rows", T.LongType()),
-        T.StructField("current_rows", T.LongType()),
-        T.StructField("reference_null_share", T.DoubleType()),
-        T.StructField("current_null_share", T.DoubleType()),
-        T.StructField("reference_table", T.StringType()),
-        T.StructField("reference_version", T.LongType()),
-        T.StructField("current_table", T.StringType()),
-        T.StructField("current_version", T.LongType()),
-        T.StructField("classifier_version", T.StringType()),
-        T.StructField(SCORE_DATE, T.DateType()),
-    ]
-)
-ALERT_SCHEMA = T.StructType(
-    [
-        T.StructField("column_name", T.StringType()),
-        T.StructField("statistic", T.StringType()),
-        T.StructField("value", T.DoubleType()),
-        T.StructField("alert_level", T.DoubleType()),
-        T.StructField("recommendation", T.StringType()),
-        T.StructField(SCORE_DATE, T.DateType()),
-    ]
-)
-
-
-@dataclass(frozen=True)
-class Alert:
-    column: str
-    statistic: str
-    value: float
-    level: float
-    recommendation: str
+SCORED_COLUMNS = (SCORE_COLUMN, SEGMENT_COLUMN, "score_decile", "predicted_positive")
+"""The scored partition's columns joined to the input rows (profiled, and slices may use them)."""
 
 
 @dataclass(frozen=True)
 class MonitorResult:
     score_date: dt.date
-    reference: tuple[str, int]
-    current: tuple[str, int]
+    baseline: str
+    current: inputs.Snapshot
+    reference: inputs.Snapshot | None
+    stored: Baseline | None  # the baseline, with the training runs' stored score distribution and segment mix
+    previous: dt.date | None
     classifier_version: str
-    stats: list[DriftStat]
-    statuses: dict[str, str]
+    segmenter_version: str | None
+    records: list[DriftRecord]
+    statuses: list[str]  # one per record
+    profile: list[ProfileRow]
+    segment_fit: float | None  # current mean distance to the centres / training's
+    quality: ModelQuality | None
     alerts: list[Alert]
+    run_id: str | None
+    reports: str
 
 
-def run(spark: SparkSession, settings: Settings, score_date: dt.date | None = None) -> MonitorResult:
-    """Compare the score date's input with the classifier's training rows; write the drift and alert tables.
+def run(
+    spark: SparkSession, settings: Settings, score_date: dt.date | None = None, baseline: str = TRAINING
+) -> MonitorResult:
+    """Monitor one score date (default the latest) against `baseline` (training, previous or TABLE@VERSION).
 
     Raises:
-        CustomerMLError: nothing scored for that date (or at all), or the scoring commit does not say what it read.
+        CustomerMLError: nothing scored for that date, no earlier date with `previous`, a baseline that cannot be
+            read, or settings naming columns the rows do not have.
     """
-    config, scored_table = settings.monitoring, settings.scoring.scored_table
+    inputs.parse_baseline(baseline)
     with stage("monitor") as record:
-        if not lake.table_exists(spark, scored_table):
-            raise CustomerMLError(f"no table {scored_table} yet: run `customer-ml score` before monitoring")
-        scored = lake.read_table(spark, scored_table)
-        day = score_date or scored.agg(F.max(SCORE_DATE)).first()[0]
-        partition = scored.where(F.col(SCORE_DATE) == F.lit(day)) if day else scored.limit(0)
-        versions = [r[0] for r in partition.select("classifier_version").distinct().collect()]
-        if not versions:
+        date = inputs.scored_date(spark, settings, score_date)
+        found = inputs.models(settings, date.partition)
+        base = inputs.baseline(settings, baseline, found)
+        previous = inputs.previous_date(spark, settings, date.day)
+        if baseline == PREVIOUS and previous is None:
             raise CustomerMLError(
-                f"nothing scored for {day or 'any date'} in {scored_table}: run `customer-ml score --score-date "
-                f"{day or 'YYYY-MM-DD'}` first"
+                f"--baseline previous: no score date before {date.day} in {settings.scoring.scored_table}; monitor "
+                "against the training rows (the default) instead"
             )
-        model = resolve_model(settings, classifier.KIND, str(versions[0]))
-        trained = tracking.client(settings).get_run(model.run_id).data.tags
-        reference_at = (trained["input.table"], int(trained["input.version"]))
-        current_at = _scored_input(spark, scored_table, day)
-        # A table scoring or training was pointed at with --input-table / --table is in no conf: imply it here too.
-        settings = settings.with_tables([reference_at[0], current_at[0]])
+        named = {
+            s.table for s in (date.input, base.features if base else None, previous.input if previous else None) if s
+        }
+        settings = settings.with_tables(sorted(named))  # tables given with --input-table / --table are in no conf
         bind_settings(spark, settings)
-        reference = lake.read_table(spark, reference_at[0], version=reference_at[1])
-        current = lake.read_table(spark, current_at[0], version=current_at[1])
-        skip = {settings.data.id_column, settings.data.label.column if settings.data.label else None}
-        columns = {c: t for c, t in model.input_columns.items() if c not in skip and c in current.columns}
-        categorical = [c for c, t in columns.items() if t in CATEGORICAL_TYPES]
-        numeric = [c for c in columns if c not in categorical]
-        stats = frame_drift(reference, current, numeric, categorical)
-        record.count("features", len(stats))
-        statuses, alerts = _judge(stats, settings)
-        rows = [_drift_row(s, statuses[s.column], reference_at, current_at, model.version, day) for s in stats]
-        with job_context(job="monitor", score_date=day.isoformat()):
-            lake.write_table(
-                spark.createDataFrame(rows, DRIFT_SCHEMA),
-                config.drift_table,
-                mode="overwrite_partitions",
-                partition_values={SCORE_DATE: day},
-            )
-            alert_rows = [(a.column, a.statistic, a.value, a.level, a.recommendation, day) for a in alerts]
-            lake.write_table(
-                spark.createDataFrame(alert_rows, ALERT_SCHEMA),
-                config.alerts_table,
-                mode="overwrite_partitions",
-                partition_values={SCORE_DATE: day},
-            )
+        current = inputs.read(spark, date.input)
+        numeric, categorical = _columns(settings, found, current)
+        judged = "consecutive" if baseline == PREVIOUS else "baseline"
+        records = _baseline_drift(spark, base, date, found, current, numeric, categorical) if base else []
+        if previous is not None:
+            records += _consecutive_drift(spark, previous, date, found, current, numeric, categorical)
+        record.count("drift statistics", len(records))
+        joined = _joined(current, date.partition, settings)
+        profiled = _profile(joined, numeric, categorical, found, settings)
+        fit = _segment_fit(found, current, settings)
+        quality = model_quality(spark, settings, date, found)
+        statuses = [tables.record_status(r, settings.monitoring) for r in records]
+        alerts = drift_alerts(records, judged, settings.monitoring)
+        alerts += [a for a in (fit_alert(fit, settings.monitoring), _quality_alert(quality, settings)) if a]
+        with job_context(job="monitor", score_date=date.day.isoformat()):
+            tables.write(spark, settings, date, found, profiled, records, statuses, alerts, quality, fit)
         record.count("alerts", len(alerts))
-    return MonitorResult(day, reference_at, current_at, model.version, stats, statuses, alerts)
+        result = MonitorResult(
+            date.day,
+            baseline,
+            date.input,
+            base.features if base else None,
+            base,
+            previous.day if previous else None,
+            found.classifier.version,
+            found.segmenter.version if found.segmenter else None,
+            records,
+            statuses,
+            profiled,
+            fit,
+            quality,
+            alerts,
+            None,
+            "",
+        )
+        run_id, folder = report.log(spark, settings, result, date)
+    return _replace_report(result, run_id, folder)
 
 
-def _scored_input(spark: SparkSession, scored_table: str, day: dt.date) -> tuple[str, int]:
-    """The table and version the newest scoring of `day` read, from its commit."""
-    for commit in lake.history(spark, scored_table):
-        info = commit["info"]
-        if info.get("customer_ml.score_date") == day.isoformat() and "customer_ml.input_table" in info:
-            return info["customer_ml.input_table"], int(info["customer_ml.input_version"])
-    raise CustomerMLError(
-        f"the commits of {scored_table} do not say which table scoring read for {day}; score that date again"
-    )
+def _columns(settings: Settings, found: Models, current: DataFrame) -> tuple[list[str], list[str]]:
+    """The monitored features (`monitoring.columns`, default the classifier's inputs), numeric and categorical."""
+    config = settings.monitoring
+    skip = {settings.data.id_column, settings.data.label.column if settings.data.label else None, *SCORED_COLUMNS}
+    types = dict(current.dtypes)
+    if config.columns:
+        missing = [c for c in config.columns if c not in types]
+        if missing:
+            raise ConfigError(
+                f"monitoring.columns: {missing} not in the scored input (it has {sorted(types)}); fix the list or "
+                "leave it empty for the classifier's inputs"
+            )
+        wanted = {c: types[c] for c in config.columns}
+    else:
+        wanted = {c: t for c, t in found.classifier.input_columns.items() if c not in skip and c in types}
+    categorical = [c for c, t in wanted.items() if t in CATEGORICAL_TYPES]
+    return [c for c in wanted if c not in categorical], categorical
 
 
-def _judge(stats: list[DriftStat], settings: Settings) -> tuple[dict[str, str], list[Alert]]:
-    """Each feature's status (ok, warn, alert) and the alerts, from the levels in conf."""
-    levels = settings.monitoring
-    statuses, alerts = {}, []
-    for stat in stats:
-        measured = [("psi", stat.psi, levels.psi)] + ([("js", stat.js, levels.js)] if stat.js is not None else [])
-        status = "ok"
-        for name, value, level in measured:
-            if value >= level.alert:
-                status = "alert"
-                alerts.append(
-                    Alert(
-                        stat.column,
-                        name,
-                        value,
-                        level.alert,
-                        f"check the source of {stat.column}; if the change is real, retrain the classifier on "
-                        "recent rows",
-                    )
-                )
-            elif value >= level.warn and status == "ok":
-                status = "warn"
-        statuses[stat.column] = status
-    return statuses, alerts
+def _baseline_drift(
+    spark: SparkSession,
+    base: Baseline,
+    date: ScoredDate,
+    found: Models,
+    current: DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+) -> list[DriftRecord]:
+    """The features against the baseline snapshot; the score and the segment mix against the training runs'."""
+    reference = inputs.read(spark, base.features)
+    shared_numeric, shared_categorical = _shared(reference, numeric, categorical, str(base.features))
+    stats = frame_drift(reference, current, shared_numeric, shared_categorical)
+    records = [DriftRecord(s, "baseline", str(base.features), str(date.input)) for s in stats]
+    scored = f"score date {date.day}"
+    if base.scores is not None:
+        stat = numeric_drift(SCORE_COLUMN, base.scores, date.partition, SCORE_COLUMN)
+        records.append(
+            DriftRecord(stat, "baseline", f"{found.classifier.name} v{found.classifier.version} test scores", scored)
+        )
+    if base.segment_mix is not None:
+        mix = _category_counts(date.partition, SEGMENT_COLUMN)
+        stat = categorical_drift(SEGMENT_COLUMN, base.segment_mix, mix)
+        reference_name = f"{found.segmenter.name} v{found.segmenter.version} training"
+        records.append(DriftRecord(stat, "baseline", reference_name, scored))
+    return records
 
 
-def _drift_row(
-    stat: DriftStat,
-    status: str,
-    reference: tuple[str, int],
-    current: tuple[str, int],
-    classifier_version: str,
-    day: dt.date,
-) -> tuple:
-    return (
-        stat.column,
-        stat.kind,
-        status,
-        stat.psi,
-        stat.ks,
-        stat.wasserstein,
-        stat.js,
-        stat.chi2_p,
-        stat.reference_rows,
-        stat.current_rows,
-        stat.reference_null_share,
-        stat.current_null_share,
-        *reference,
-        *current,
-        classifier_version,
-        day,
-    )
+def _consecutive_drift(
+    spark: SparkSession,
+    previous: ScoredDate,
+    date: ScoredDate,
+    found: Models,
+    current: DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+) -> list[DriftRecord]:
+    """The features, the score and the segment mix against the previous score date's."""
+    before = inputs.read(spark, previous.input)
+    shared_numeric, shared_categorical = _shared(before, numeric, categorical, str(previous.input))
+    stats = frame_drift(before, current, shared_numeric, shared_categorical)
+    records = [DriftRecord(s, "consecutive", str(previous.input), str(date.input)) for s in stats]
+    mix = [SEGMENT_COLUMN] if found.segmenter is not None else []
+    scored = frame_drift(previous.partition, date.partition, [SCORE_COLUMN], mix)
+    records += [DriftRecord(s, "consecutive", f"score date {previous.day}", f"score date {date.day}") for s in scored]
+    return records
+
+
+def _shared(reference: DataFrame, numeric: list[str], categorical: list[str], name: str) -> tuple[list[str], list[str]]:
+    """The columns the reference also has (a feature it lacks is logged and left out)."""
+    missing = [c for c in [*numeric, *categorical] if c not in reference.columns]
+    if missing:
+        logger.warning("monitor: %s has no column(s) %s: no drift for them", name, missing)
+    return [c for c in numeric if c not in missing], [c for c in categorical if c not in missing]
+
+
+def _category_counts(frame: DataFrame, column: str) -> dict[str | None, int]:
+    return {r[0]: r[1] for r in frame.groupBy(F.col(column).cast("string")).count().collect()}
+
+
+def _joined(current: DataFrame, partition: DataFrame, settings: Settings) -> DataFrame:
+    """The input rows with what scoring gave each (score, decile, flag, segment), by id."""
+    id_column = settings.data.require_id()
+    scored = partition.select(quote(id_column), *SCORED_COLUMNS)
+    return current.drop(*[c for c in SCORED_COLUMNS if c in current.columns]).join(scored, id_column)
+
+
+def _profile(
+    joined: DataFrame, numeric: list[str], categorical: list[str], found: Models, settings: Settings
+) -> list[ProfileRow]:
+    config = settings.monitoring
+    unknown = [s for s in config.slices if s not in joined.columns]
+    if unknown:
+        raise ConfigError(
+            f"monitoring.slices: {unknown} not among the scored rows' columns ({sorted(joined.columns)}); name "
+            "columns of the input or of the scored table"
+        )
+    slices = [s for s in config.slices if s != SEGMENT_COLUMN or found.segmenter is not None]
+    mix = [SEGMENT_COLUMN] if found.segmenter is not None else []
+    return profile(joined, [*numeric, SCORE_COLUMN], [*categorical, *mix], slices, config.top_categories)
+
+
+def _segment_fit(found: Models, current: DataFrame, settings: Settings) -> float | None:
+    """Current mean distance to the assigned centre (on a sample) over the training run's; None without both."""
+    from customer_ml.segmenter import model_fit
+
+    if found.segmenter is None or not found.segmenter_fit:
+        if found.segmenter is not None:
+            logger.info("segment fit: %s v%s has no training distance; retrain it", *_name(found.segmenter))
+        return None
+    rows = settings.monitoring.segment_fit_sample_rows
+    total = current.count()
+    sample = current if total <= rows else current.sample(fraction=rows / total, seed=settings.segmenter.seed)
+    return model_fit(found.segmenter.load().model, sample) / found.segmenter_fit
+
+
+def _quality_alert(quality: ModelQuality | None, settings: Settings) -> Alert | None:
+    if quality is None or quality.roc_auc_drop is None:
+        return None
+    return quality_alert(quality.roc_auc_drop, quality.metric_name, settings.monitoring)
+
+
+def _name(model: inputs.ModelRef) -> Sequence[str]:
+    return model.name, model.version
+
+
+def _replace_report(result: MonitorResult, run_id: str | None, folder: str) -> MonitorResult:
+    from dataclasses import replace
+
+    return replace(result, run_id=run_id, reports=folder)
+
+
+def summary(result: MonitorResult) -> list[str]:
+    """What the run found, for stdout: one headline, then one line per alert."""
+    judged = [
+        s
+        for r, s in zip(result.records, result.statuses, strict=True)
+        if r.slice_key is None and r.drift_type == ("consecutive" if result.baseline == PREVIOUS else "baseline")
+    ]
+    counts = ", ".join(f"{sum(s == name for s in judged)} {name}" for name in ("ok", "warn", "alert"))
+    against = f"{result.reference} ({result.baseline})" if result.reference else f"score date {result.previous}"
+    parts = [f"monitored {result.score_date}: {len(judged)} statistics of {result.current} against {against}: {counts}"]
+    if result.previous and result.reference:
+        parts.append(f"consecutive drift against {result.previous}")
+    if result.segment_fit is not None:
+        parts.append(f"segment fit {result.segment_fit:.2f}x training")
+    if result.quality is not None and result.quality.roc_auc is not None:
+        trained = result.quality.training.get("test_roc_auc")
+        parts.append(
+            f"{result.quality.metric_name} {result.quality.roc_auc:.3f}"
+            + (f" (training {trained:.3f})" if trained is not None else "")
+        )
+    parts.append(f"{len(result.alerts)} alert(s); plots in {result.reports}")
+    return ["; ".join(parts)] + [
+        f"ALERT {a.column}: {a.statistic} {a.value:.3f} >= {a.level} ({a.drift_type}) — {a.recommendation}"
+        for a in result.alerts
+    ]

@@ -32,6 +32,7 @@ from pyspark.sql import functions as F
 from customer_ml import features, reports, tracking
 from customer_ml.lake import tables
 from customer_ml.logs import job_context, stage
+from customer_ml.segmenter.fit import MEAN_DISTANCE, mean_distance
 from customer_ml.segmenter.profiles import SEGMENT_ID, SEGMENT_NAME, name_segments, segment_profiles
 from customer_ml.segmenter.selection import KScan, sample_rows, scan_k, stability_ari
 from customer_ml.settings import SegmenterSettings, Settings
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 
 KIND = "segmenter"
+SEGMENT_MIX = "segment_mix.json"
+"""The training run's artifact: rows per segment name, the mix `customer-ml monitor` compares score dates with."""
 CLUSTER = "_cluster"
 
 
@@ -99,6 +102,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
             )
         assigned = kmeans.transform(vectors).withColumnRenamed("prediction", CLUSTER)
         order = _order_by_size(assigned)
+        fit = mean_distance(assigned, kmeans, CLUSTER)
         profiled = rows.join(assigned.select(data.id_column, CLUSTER), data.id_column).withColumn(
             SEGMENT_ID, _relabel(order)
         )
@@ -119,6 +123,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
             run_id = active.info.run_id
             with job_context(run_id=run_id):
                 _log_run(settings, source, input_version, profile, scan, stability, silhouette, names, profiles)
+                mlflow.log_metric(MEAN_DISTANCE, fit)
                 with tempfile.TemporaryDirectory() as folder:
                     _log_plots(Path(folder), scan, sample, kmeans, order, names, profiles)
                 columns = features.input_columns(spec, profile, rows.schema)
@@ -230,6 +235,7 @@ def _log_run(
     for row in sizes.itertuples():
         mlflow.log_metric(f"segment_{row.segment_id}_share", float(row.share))
     mlflow.log_dict({str(k): v for k, v in names.items()}, "segment_names.json")
+    mlflow.log_dict({names[int(row.segment_id)]: int(row.size) for row in sizes.itertuples()}, SEGMENT_MIX)
     mlflow.log_dict(profile.as_dict(), "feature_profile.json")
     mlflow.log_text(profiles.to_csv(index=False), "segment_profiles.csv")
 

@@ -1,0 +1,168 @@
+"""Distributions kept without their rows: what training stores so that a later score date can be compared with it.
+
+The classifier's test scores (distinct scores with their row counts, already on the driver when training
+evaluates) become a `StoredNumeric`: the 1000-quantile grid of monitoring/stats.py with per-bin rows, value sums,
+minima and maxima, the deciles, the std. That is all PSI, KS and Wasserstein need of the reference side, so
+`numeric_drift` bins only the current frame (one Spark aggregation) and compares it with the stored side exactly as
+`frame_drift` compares two frames. The segment mix is a `dict` of counts per segment name (`categorical_drift`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from customer_ml.errors import MonitoringError
+from customer_ml.monitoring.aggregates import count_bins, finite
+from customer_ml.monitoring.divergence import (
+    EMPTY_BIN_EPSILON,
+    BinnedValues,
+    align_categories,
+    chi_square_p,
+    coarsen,
+    grid_ks,
+    grid_wasserstein,
+    js_distance,
+    psi,
+)
+from customer_ml.monitoring.stats import DECILES, GRID_QUANTILES, DriftStat
+
+SCORE_REFERENCE = "score_reference.json"
+"""The artifact of a classifier's training run holding its test scores as a StoredNumeric."""
+CURRENT = 1
+"""The side `count_bins` files the current frame's rows under (0 is the reference's)."""
+
+
+@dataclass(frozen=True)
+class StoredNumeric:
+    """A numeric column's distribution as right-closed bins over `edges` (its grid quantiles, deciles, min, max),
+    with the rows that had no value (`nulls`), its sample std and its deciles."""
+
+    edges: list[float]
+    binned: BinnedValues
+    nulls: int
+    std: float | None
+    deciles: list[float]
+
+    @property
+    def rows(self) -> int:
+        return int(sum(self.binned.counts)) + self.nulls
+
+    @classmethod
+    def of_counts(cls, values: Sequence[float], counts: Sequence[float], nulls: int = 0) -> StoredNumeric:
+        """From distinct values and how many rows hold each (e.g. a ScoreCounts' scores and rows)."""
+        order = np.argsort(np.asarray(values, dtype=float), kind="stable")
+        x, n = np.asarray(values, dtype=float)[order], np.asarray(counts, dtype=float)[order]
+        held = np.isfinite(x) & (n > 0)
+        x, n = x[held], np.rint(n[held]).astype(np.int64)
+        if not len(x):
+            raise MonitoringError("a stored distribution needs at least one value")
+        cumulative = np.cumsum(n)
+        deciles = [_lower_quantile(x, cumulative, p) for p in DECILES]
+        grid = [_lower_quantile(x, cumulative, i / GRID_QUANTILES) for i in range(1, GRID_QUANTILES)]
+        edges = sorted({*grid, *deciles, float(x[0]), float(x[-1])})
+        index = np.searchsorted(np.asarray(edges), x, side="left")
+        size = len(edges) + 1
+        minimums, maximums = np.full(size, np.nan), np.full(size, np.nan)
+        np.fmin.at(minimums, index, x)
+        np.fmax.at(maximums, index, x)
+        binned = BinnedValues(
+            np.bincount(index, weights=n, minlength=size).astype(np.int64).tolist(),
+            np.bincount(index, weights=n * x, minlength=size).tolist(),
+            minimums.tolist(),
+            maximums.tolist(),
+        )
+        total = int(cumulative[-1])
+        mean = float(np.sum(n * x) / total)
+        std = float(np.sqrt(np.sum(n * (x - mean) ** 2) / (total - 1))) if total > 1 else None
+        return cls(edges, binned, int(nulls), std, sorted(set(deciles)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (NaN, which marks an empty bin's min and max, becomes None)."""
+        binned = {key: [None if _nan(v) else v for v in values] for key, values in asdict(self.binned).items()}
+        return {"edges": self.edges, "binned": binned, "nulls": self.nulls, "std": self.std, "deciles": self.deciles}
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> StoredNumeric:
+        try:
+            binned = {key: [np.nan if v is None else v for v in values] for key, values in stored["binned"].items()}
+            return cls(
+                [float(e) for e in stored["edges"]],
+                BinnedValues(**binned),
+                int(stored["nulls"]),
+                stored["std"],
+                [float(d) for d in stored["deciles"]],
+            )
+        except (KeyError, TypeError) as error:
+            raise MonitoringError(f"a stored distribution is incomplete ({error}); retrain the model") from None
+
+
+def numeric_drift(
+    name: str, stored: StoredNumeric, current: DataFrame, column: str, epsilon: float = EMPTY_BIN_EPSILON
+) -> DriftStat:
+    """`column` of `current` against a stored distribution: PSI over the stored deciles, KS and Wasserstein-1 over
+    the stored grid (its error bound widens where current values crowd into one stored bin), one aggregation."""
+    tagged = current.select(F.lit(CURRENT).alias("_side"), finite(column).alias("_n0"))
+    table = count_bins(tagged, [stored.edges], 0)
+    rows, nulls = table.rows(CURRENT, 0), table.nulls(CURRENT, 0)
+    if rows == 0:
+        raise MonitoringError(f"{name}: the current frame has no rows")
+    binned = table.binned(CURRENT, 0, len(stored.edges))
+    reference_psi = coarsen(stored.edges, stored.binned.counts, stored.deciles) + [stored.nulls]
+    current_psi = coarsen(stored.edges, binned.counts, stored.deciles) + [nulls]
+    ks = wasserstein = None
+    if rows > nulls and sum(stored.binned.counts):
+        ks = grid_ks(stored.edges, stored.binned, binned)
+        wasserstein = grid_wasserstein(stored.edges, stored.binned, binned) if stored.std else None
+    return DriftStat(
+        column=name,
+        kind="numeric",
+        reference_rows=stored.rows,
+        current_rows=rows,
+        reference_null_share=stored.nulls / stored.rows,
+        current_null_share=nulls / rows,
+        psi=psi(reference_psi, current_psi, epsilon),
+        ks=ks.value if ks else None,
+        ks_error=ks.error_bound if ks else None,
+        wasserstein=wasserstein.value / stored.std if wasserstein else None,
+        wasserstein_error=wasserstein.error_bound / stored.std if wasserstein else None,
+    )
+
+
+def categorical_drift(
+    name: str,
+    reference: Mapping[str | None, int],
+    current: Mapping[str | None, int],
+    epsilon: float = EMPTY_BIN_EPSILON,
+) -> DriftStat:
+    """Two category mixes (rows per category, None for the rows without one): PSI, JS distance, chi-square p;
+    a category only one side has is its own bin."""
+    reference_rows, current_rows = sum(reference.values()), sum(current.values())
+    if not reference_rows or not current_rows:
+        raise MonitoringError(f"{name}: a category mix needs rows on both sides")
+    _, reference_counts, current_counts = align_categories(reference, current)
+    return DriftStat(
+        column=name,
+        kind="categorical",
+        reference_rows=reference_rows,
+        current_rows=current_rows,
+        reference_null_share=reference.get(None, 0) / reference_rows,
+        current_null_share=current.get(None, 0) / current_rows,
+        psi=psi(reference_counts, current_counts, epsilon),
+        js=js_distance(reference_counts, current_counts),
+        chi2_p=chi_square_p(reference_counts, current_counts),
+    )
+
+
+def _lower_quantile(values: np.ndarray, cumulative: np.ndarray, probability: float) -> float:
+    """The smallest value whose cumulative row count reaches `probability` of all rows."""
+    return float(values[min(np.searchsorted(cumulative, probability * cumulative[-1], side="left"), len(values) - 1)])
+
+
+def _nan(value: float) -> bool:
+    return isinstance(value, float) and value != value
