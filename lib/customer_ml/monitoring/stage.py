@@ -210,9 +210,10 @@ def _category_counts(frame: DataFrame, column: str) -> dict[str | None, int]:
 
 
 def _joined(current: DataFrame, partition: DataFrame, settings: Settings) -> DataFrame:
-    """The input rows with what scoring gave each (score, decile, flag, segment), by id."""
+    """The input rows with what scoring gave each (score, decile, flag, segment), by id (an id the input holds twice
+    was scored twice: one of its scored rows is kept, so every input row is profiled once)."""
     id_column = settings.data.require_id()
-    scored = partition.select(quote(id_column), *SCORED_COLUMNS)
+    scored = partition.select(quote(id_column), *SCORED_COLUMNS).dropDuplicates([id_column])
     return current.drop(*[c for c in SCORED_COLUMNS if c in current.columns]).join(scored, id_column)
 
 
