@@ -87,8 +87,9 @@ def test_the_spark_column_gives_the_numbers_of_probability(spark: SparkSession, 
     )
     assert_approx_df_equality(actual, expected, precision=1e-12)
     if len(calibration.x) == 4:  # by hand: the middle of the ramp from 0.4 to 0.8, and clipped at both ends
-        assert dict(actual.collect())[0.55] == pytest.approx(0.2 + 0.7 * 0.15 / 0.4, abs=1e-12)
-        assert (dict(actual.collect())[-1.0], dict(actual.collect())[2.0]) == (0.0, 0.9)
+        by_score = dict(actual.collect())
+        assert by_score[0.55] == pytest.approx(0.2 + 0.7 * 0.15 / 0.4, abs=1e-12)
+        assert (by_score[-1.0], by_score[2.0], by_score[None]) == (0.0, 0.9, None)
 
 
 def scored_frame(spark: SparkSession, seed: int, rows: int, squared: bool) -> DataFrame:
