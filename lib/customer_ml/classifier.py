@@ -35,6 +35,7 @@ from customer_ml import evaluation, features, reports, tracking
 from customer_ml.errors import ConfigError, CustomerMLError
 from customer_ml.lake import tables
 from customer_ml.logs import job_context, stage
+from customer_ml.monitoring.calibration import CALIBRATION_ARTIFACT, Calibration
 from customer_ml.monitoring.reference import SCORE_REFERENCE, StoredNumeric
 from customer_ml.settings import CandidateSpec, ClassifierSettings, DataSpec, FeatureSpec, Settings
 
@@ -133,6 +134,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
 
         validation_counts = evaluation.score_counts(scored(winner.model, prepared["validation"]), SCORE, LABEL)
         threshold = choose_threshold(validation_counts, config)
+        calibration = Calibration.fit(validation_counts)  # scores -> probabilities, for quality without labels
         test_counts = evaluation.score_counts(scored(winner.model, prepared["test"]), SCORE, LABEL)
         metrics = test_metrics(test_counts, threshold)
         metrics["validation_pr_auc"] = winner.validation_pr_auc
@@ -149,6 +151,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
                 # The test scores' distribution: the reference `customer-ml monitor` compares each score date with.
                 stored = StoredNumeric.of_counts(test_counts.score, test_counts.rows)
                 mlflow.log_dict(stored.to_dict(), SCORE_REFERENCE)
+                mlflow.log_dict(calibration.to_dict(), CALIBRATION_ARTIFACT)
                 with tempfile.TemporaryDirectory() as folder:
                     _log_plots(Path(folder), test_counts, metrics, threshold, importances)
                 columns = features.input_columns(config.features, profile, rows.schema)

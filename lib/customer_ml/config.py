@@ -23,12 +23,14 @@ CONF_DIR_VARIABLE = "CUSTOMER_ML_CONF_DIR"
 OVERLAY_VARIABLE = "CUSTOMER_ML_OVERLAY"
 EXAMPLE_OVERLAY = "examples/retail_bank"
 # Where a later file replaces a mapping whole instead of merging into it: a suite, a source, the derived features,
-# the label and the synthetic spec describe ONE table; keys of another table's description must not survive.
+# the label, the labels source and the synthetic spec describe ONE table; keys of another table's description must
+# not survive.
 # (`--set` always changes just the key it names.)
 REPLACED_WHOLE = (
     "validation.suites.*",
     "ingest.sources.*",
     "data.label",
+    "monitoring.labels",
     "classifier.features.derived",
     "segmenter.features.derived",
     "synthetic.segments",

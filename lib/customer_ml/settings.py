@@ -434,8 +434,48 @@ class Levels(_Section):
         return self
 
 
+class LabelsSettings(_Section):
+    """Outcomes that arrive after scoring, to measure the classifier's quality per score date: a table with the
+    customer id, the outcome and (optionally) the outcome's date.
+
+    Without `date_column` every row of the table is an outcome of every score date. With it, an outcome counts
+    for a score date when its date is after the score date and at most `horizon_days` later; the latest one per
+    customer wins. A customer whose outcomes (on that latest date) disagree is left out."""
+
+    table: str
+    id_column: str | None = None  # null: data.id_column
+    label_column: str | None = None  # null: data.label.column
+    positive: str | int | float | bool | None = None  # null: data.label.positive (1 without a data.label)
+    date_column: str | None = None
+    horizon_days: int = Field(default=90, ge=1)
+
+    def columns(self, data: DataSpec) -> tuple[str, str, str | int | float | bool]:
+        """The id column, the outcome column and its positive value, the data spec's where not set here.
+
+        Raises:
+            ConfigError: a column is neither set here nor in `data`.
+        """
+        id_column = self.id_column or data.id_column
+        label_column = self.label_column or (data.label.column if data.label else None)
+        if not id_column:
+            raise ConfigError(
+                f"monitoring.labels.id_column is not set and neither is data.id_column: name the customer id "
+                f"column of {self.table} in monitoring.labels.id_column"
+            )
+        if not label_column:
+            raise ConfigError(
+                f"monitoring.labels.label_column is not set and neither is data.label: name the outcome column "
+                f"of {self.table} in monitoring.labels.label_column"
+            )
+        positive = self.positive
+        if positive is None:
+            positive = data.label.positive if data.label else LabelColumn.model_fields["positive"].default
+        return id_column, label_column, positive
+
+
 class MonitoringSettings(_Section):
-    """`customer-ml monitor`: the tables it writes, what it compares, and the levels that warn or alert."""
+    """`customer-ml monitor`: the tables it writes, what it compares, the levels that warn or alert, and where late
+    outcomes are (`labels`; null: the classifier's quality is estimated from its calibrated scores)."""
 
     drift_table: str = "monitoring_drift"
     alerts_table: str = "monitoring_alerts"
@@ -449,6 +489,7 @@ class MonitoringSettings(_Section):
     segment_fit: Levels = Field(default_factory=lambda: Levels(warn=1.1, alert=1.25))
     segment_fit_sample_rows: int = Field(default=200_000, ge=1_000)
     quality_drop: Levels = Field(default_factory=lambda: Levels(warn=0.02, alert=0.05))
+    labels: LabelsSettings | None = None
     experiment: str | None = None
 
 

@@ -64,6 +64,15 @@ def test_monitor_is_quiet_on_the_training_rows_and_alerts_on_a_shifted_mix(
     consecutive = lake.read_table(spark, "monitoring_drift").where("drift_type = 'consecutive'").collect()
     assert {r["column_name"] for r in consecutive} == {"region", "amount", "calls", "note", "score"}
 
+    # No labels configured: the quality is estimated from the scores, calibrated at training (CBPE).
+    table = (
+        lake.read_table(spark, "monitoring_profile")
+        .where("column_name = ':table' AND slice_key IS NULL AND score_date = DATE'2026-02-28'")
+        .first()
+    )
+    assert table["quality_source"] == "estimated" and table["labelled_rows"] is None
+    assert 0.5 <= table["roc_auc"] <= 1 and 0 < table["positive_rate"] < 1
+
     never = scorer.call("monitor", "--score-date", "2030-01-01")
     assert never.code == 2 and never.err[-1] == (
         "customer-ml: error: nothing scored for 2030-01-01 in scored_customers: run `customer-ml score --score-date "

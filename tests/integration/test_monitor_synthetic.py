@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
@@ -34,36 +35,34 @@ MODELS = (
     "segmenter.n_init=1",
     "segmenter.fit_sample_rows=20000",
     "data.table=customers",
+    "monitoring.labels={table: customers_truth}",  # each month's outcomes: the truth of the base it scored
 )
 
 
 @dataclass(frozen=True)
 class Months:
     settings: Settings
+    quiet: tuple[int, str, str]  # exit code, stdout, stderr of `monitor` for the undrifted month
+    drifted: tuple[int, str, str]  # and for the drifted one
 
 
-def monitor(settings: Settings, day: dt.date, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+def monitor(settings: Settings, day: dt.date) -> tuple[int, str, str]:
+    """`customer-ml monitor --score-date DAY` as a user runs it: (exit code, stdout, stderr)."""
     overrides = [f"--set={o}" for o in (f"project.work_dir={settings.work_dir}", *TEST_OVERRIDES, *MODELS)]
-    code = cli.main(
-        [
-            "--conf-dir",
-            str(REPO / "conf"),
-            "--overlay",
-            str(EXAMPLE_OVERLAY),
-            *overrides,
-            "monitor",
-            "--score-date",
-            day.isoformat(),
-        ]
-    )
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(
+            ["--conf-dir", str(REPO / "conf"), "--overlay", str(EXAMPLE_OVERLAY), *overrides]
+            + ["monitor", "--score-date", day.isoformat()]
+        )
+    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
 def months(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Months:
-    """Train on seed 1; score seed 2 for QUIET and seed 3 with --drift 1 for DRIFTED (each month's generate
-    replaces `customers`, as a monthly load would: scoring and training record the versions they read)."""
+    """Train on seed 1; score seed 2 for QUIET and monitor it (its outcomes, the truth table, are in by then);
+    then seed 3 with --drift 1 for DRIFTED. Each month's generate replaces `customers` and its truth, as a monthly
+    load would: scoring and training record the table versions they read."""
     settings = make_settings(tmp_path_factory.mktemp("monitor-synthetic") / "work", *MODELS)
     bind_settings(spark, settings, engine="delta-rs")
     generate.run(spark, settings, rows=ROWS, seed=1)
@@ -71,9 +70,11 @@ def months(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Mon
     segmenter.run(spark, settings)
     generate.run(spark, settings, rows=ROWS, seed=2)
     scoring.run(spark, settings, score_date=QUIET)
+    quiet = monitor(settings, QUIET)
     generate.run(spark, settings, rows=ROWS, seed=3, drift=1.0)
+    bind_settings(spark, settings, engine="delta-rs")
     scoring.run(spark, settings, score_date=DRIFTED)
-    return Months(settings)
+    return Months(settings, quiet, monitor(settings, DRIFTED))
 
 
 def drift(spark: SparkSession, settings: Settings, day: dt.date, drift_type: str = "baseline") -> dict[str, dict]:
@@ -97,8 +98,8 @@ def left_alone(settings: Settings) -> list[str]:
     ]
 
 
-def test_another_seed_raises_no_alarm(spark: SparkSession, months: Months, capsys: pytest.CaptureFixture) -> None:
-    code, out, err = monitor(months.settings, QUIET, capsys)
+def test_another_seed_raises_no_alarm(spark: SparkSession, months: Months) -> None:
+    code, out, err = months.quiet
     assert code == 0, err[-600:]
     assert "0 alert(s)" in out and "ALERT" not in out
     found = drift(spark, months.settings, QUIET)
@@ -109,10 +110,8 @@ def test_another_seed_raises_no_alarm(spark: SparkSession, months: Months, capsy
     assert all(r["status"] == "ok" for r in found.values())
 
 
-def test_planted_drift_alerts_exactly_where_planted(
-    spark: SparkSession, months: Months, capsys: pytest.CaptureFixture
-) -> None:
-    code, out, err = monitor(months.settings, DRIFTED, capsys)
+def test_planted_drift_alerts_exactly_where_planted(spark: SparkSession, months: Months) -> None:
+    code, out, err = months.drifted
     assert code == cli.ALERT_EXIT, err[-600:]
     spec = months.settings.synthetic
     moved = set(spec.drift.columns)
@@ -136,6 +135,9 @@ def test_the_profile_describes_each_column_and_segment(spark: SparkSession, mont
     table = whole[":table"]
     assert table["count"] == ROWS and table["classifier_version"] == "1" and table["segmenter_version"] == "1"
     assert table["input_table"] == "customers" and table["segment_fit_ratio"] == pytest.approx(1.0, abs=0.05)
+    # Late labels (the truth of the month's base) measure the model as its test rows did, on customers it never saw.
+    assert table["quality_source"] == "measured" and table["labelled_rows"] >= 0.99 * ROWS  # less duplicate ids
+    assert table["roc_auc"] == pytest.approx(table["training_roc_auc"], abs=0.01)
     truth = lake.read_table(spark, "customers", version=table["input_version"])
     age = truth.agg(F.avg("age"), F.min("age"), F.max("age"), F.avg(F.col("age").isNull().cast("int"))).first()
     assert whole["age"]["avg"] == pytest.approx(age[0]) and (whole["age"]["min"], whole["age"]["max"]) == age[1:3]

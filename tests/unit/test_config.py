@@ -216,14 +216,16 @@ def test_a_later_file_replaces_a_suite_and_the_label_whole_while_set_changes_one
     first.write_text(
         "validation:\n  suites:\n    customers: {key: a, schema: {a: string, b: int}}\n"
         "data: {id_column: a, label: {column: y, positive: 1}}\n"
-        "classifier: {features: {derived: {r: 'b / 2'}}}\n",
+        "classifier: {features: {derived: {r: 'b / 2'}}}\n"
+        "monitoring: {labels: {table: outcomes, date_column: closed_on, horizon_days: 30}}\n",
         encoding="utf-8",
     )
     second = tmp_path / "second.yml"
     second.write_text(
         "validation:\n  suites:\n    customers: {key: id, schema: {id: bigint}}\n"
         "data: {label: {column: churn}}\n"
-        "classifier: {features: {derived: {s: 'x * 2'}}}\n",
+        "classifier: {features: {derived: {s: 'x * 2'}}}\n"
+        "monitoring: {labels: {table: truth}}\n",
         encoding="utf-8",
     )
     settings = load_settings("local", conf_dir=REPO / "conf", overlays=[first, second])
@@ -231,6 +233,8 @@ def test_a_later_file_replaces_a_suite_and_the_label_whole_while_set_changes_one
     assert (suite.key, suite.schema_) == ("id", {"id": "bigint"})  # not a's and b's schema merged in
     assert (settings.data.id_column, settings.data.label.column, settings.data.label.positive) == ("a", "churn", 1)
     assert settings.classifier.features.derived == {"s": "x * 2"}
+    labels = settings.monitoring.labels  # another labels table: the first one's date and horizon do not apply
+    assert (labels.table, labels.date_column, labels.horizon_days) == ("truth", None, 90)
     changed = load_settings(
         "local", conf_dir=REPO / "conf", overlays=[first], overrides=["validation.suites.customers.key=b"]
     )

@@ -1,19 +1,25 @@
-"""The model's quality on a score date: measured from late labels when `monitoring.labels` finds some, else
-estimated from the calibrated scores (CBPE), and compared with the training run's test figures."""
+"""The model's quality on a score date, as the monitor stage reports it: measured from late labels when
+`monitoring.labels` is set and some arrived, else estimated from the calibrated scores (CBPE), with the training
+run's test figures beside it (monitoring/quality.py computes both)."""
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
+from customer_ml.monitoring import quality
 from customer_ml.monitoring.inputs import Models, ScoredDate
 from customer_ml.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ModelQuality:
-    """Quality figures of one score date; `source` is `labels` (measured) or `estimated` (CBPE)."""
+    """Quality figures of one score date (None where undefined); `source` is `measured` or `estimated`."""
 
     source: str
     rows: int
@@ -28,7 +34,7 @@ class ModelQuality:
 
     @property
     def metric_name(self) -> str:
-        return "roc_auc" if self.source == "labels" else "estimated_roc_auc"
+        return "roc_auc" if self.source == "measured" else "estimated_roc_auc"
 
     @property
     def roc_auc_drop(self) -> float | None:
@@ -39,5 +45,31 @@ class ModelQuality:
 
 
 def model_quality(spark: SparkSession, settings: Settings, date: ScoredDate, found: Models) -> ModelQuality | None:
-    """Measured quality when labels are configured and found, else the estimate, else None."""
-    return None
+    """Measured quality when labels are configured and some scored rows have one, else the CBPE estimate when the
+    classifier stored a calibration, else None (logged)."""
+    model = found.classifier
+    measured = None
+    if settings.monitoring.labels is not None:
+        labels = quality.read_labels(spark, settings, date.day)
+        measured = quality.labelled_quality(date.partition, labels, settings.data.require_id(), model.threshold)
+        if measured.labelled_rows == 0:
+            logger.info("quality: no outcome in %s for %s yet: estimating", settings.monitoring.labels.table, date.day)
+            measured = None
+    if measured is None:
+        calibration = quality.load_calibration(settings, model.run_id)
+        if calibration is None:
+            return None
+        measured = quality.estimated_quality(date.partition, calibration, model.threshold)
+    return ModelQuality(
+        measured.method,
+        measured.rows,
+        measured.labelled_rows if measured.method == "measured" else None,
+        *[_figure(getattr(measured, name)) for name in ("roc_auc", "pr_auc", "recall", "precision")],
+        _figure(measured.positive_rate),
+        _figure(measured.predicted_positive_rate),
+        quality.training_quality(settings, model.run_id),
+    )
+
+
+def _figure(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
