@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ class Promotion:
 def configure(settings: Settings, experiment_name: str | None = None) -> str:
     """Point MLflow at the configured tracking / registry URIs and experiment (or `experiment_name`); return the
     experiment id."""
+    # Artifact downloads (monitoring reads stored references) would draw progress bars into the job's log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     mlflow.set_tracking_uri(settings.tracking_uri)

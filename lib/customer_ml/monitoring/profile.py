@@ -2,9 +2,9 @@
 metrics table holds (count, nulls, zeros, approximate distinct count, mean, std, min, max, median, quantiles, the
 most frequent categories with their shares), and a `:table` row per slice with its row count.
 
-Two Spark aggregations, whatever the number of columns: one over every row once per slice it belongs to (the whole
-table plus one slice per configured slice column), one for the category counts, of which only the top
-`top_categories` per column and slice reach the driver.
+Three Spark aggregations, whatever the number of columns: one over every row once per slice it belongs to (the
+whole table plus one slice per configured slice column), one for the quantiles over a sample of it, one for the
+category counts, of which only the top `top_categories` per column and slice reach the driver.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ TABLE_ROW = ":table"
 PROFILE_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 PROFILE_RELATIVE_ERROR = 1e-3
 """Rank error of the profile's quantiles: a profile describes, the drift statistics measure (they use 1e-4)."""
+PROFILE_SKETCH_ROWS = 200_000
+"""Rows the profile's quantiles come from (a larger frame is sampled): they describe, within ~0.2 % of rank."""
 
 FREQUENT_ITEM = T.StructType(
     [
@@ -77,6 +79,7 @@ def profile(
     categorical: Sequence[str],
     slices: Sequence[str] = (),
     top: int = 10,
+    sketch_rows: int = PROFILE_SKETCH_ROWS,
 ) -> list[ProfileRow]:
     """Profile rows for every column, for the whole frame (slice_key None) and per value of each slice column.
 
@@ -86,6 +89,8 @@ def profile(
         categorical: columns profiled as categories (values as strings; the top `top` with their shares).
         slices: columns whose values slice the rows (a null value is its own slice).
         top: most frequent categories kept per column and slice.
+        sketch_rows: rows the quantiles are estimated from (a larger frame is sampled; the other figures are
+            exact, the distinct counts approximate).
     """
     sliced = frame.select(
         F.explode(F.array(_whole(), *[_slice(name) for name in slices])).alias("_s"),
@@ -94,15 +99,32 @@ def profile(
     ).select(
         "_s.key", "_s.value", *[f"_n{i}" for i in range(len(numeric))], *[f"_c{j}" for j in range(len(categorical))]
     )
-    rows: list[ProfileRow] = []
     summaries = sliced.groupBy("key", "value").agg(*_aggregates(len(numeric), len(categorical))).collect()
+    quantiles_by_slice = _quantiles(sliced, summaries, len(numeric), sketch_rows) if numeric else {}
+    rows: list[ProfileRow] = []
     for summary in sorted(summaries, key=lambda r: (r["key"] or "", r["value"] or "")):
+        found = quantiles_by_slice.get((summary["key"], summary["value"]), {})
         rows.append(ProfileRow(summary["key"], summary["value"], TABLE_ROW, "table", summary["_rows"]))
-        rows += [_numeric_row(summary, i, name) for i, name in enumerate(numeric)]
+        rows += [_numeric_row(summary, i, name, found.get(i)) for i, name in enumerate(numeric)]
         rows += [_categorical_row(summary, j, name) for j, name in enumerate(categorical)]
     if categorical:
         _attach_frequent(rows, sliced, categorical, top)
     return rows
+
+
+def _quantiles(
+    sliced: DataFrame, summaries: list[Any], numeric: int, sketch_rows: int
+) -> dict[tuple[str | None, str | None], dict[int, list[float] | None]]:
+    """Per slice, each numeric column's PROFILE_QUANTILES, from a sample of about `sketch_rows` rows."""
+    whole = next((r["_rows"] for r in summaries if r["key"] is None), 0)
+    sample = sliced if whole <= sketch_rows else sliced.sample(fraction=sketch_rows / whole, seed=17)
+    found = sample.groupBy("key", "value").agg(
+        *[quantiles(f"_n{i}", PROFILE_QUANTILES, PROFILE_RELATIVE_ERROR).alias(f"_q{i}") for i in range(numeric)]
+    )
+    return {
+        (row["key"], row["value"]): {i: list(row[f"_q{i}"]) if row[f"_q{i}"] else None for i in range(numeric)}
+        for row in found.collect()
+    }
 
 
 def _whole() -> Column:
@@ -125,7 +147,6 @@ def _aggregates(numeric: int, categorical: int) -> list[Column]:
             F.stddev_samp(value).alias(f"_std{i}"),
             F.min(value).alias(f"_min{i}"),
             F.max(value).alias(f"_max{i}"),
-            quantiles(value, PROFILE_QUANTILES, PROFILE_RELATIVE_ERROR).alias(f"_q{i}"),
         ]
     for j in range(categorical):
         value = F.col(f"_c{j}")
@@ -133,7 +154,7 @@ def _aggregates(numeric: int, categorical: int) -> list[Column]:
     return aggregates
 
 
-def _numeric_row(summary: Any, i: int, name: str) -> ProfileRow:
+def _numeric_row(summary: Any, i: int, name: str, found: list[float] | None) -> ProfileRow:
     rows = summary["_rows"]
     return ProfileRow(
         summary["key"],
@@ -148,7 +169,7 @@ def _numeric_row(summary: Any, i: int, name: str) -> ProfileRow:
         stddev=summary[f"_std{i}"],
         min=summary[f"_min{i}"],
         max=summary[f"_max{i}"],
-        quantiles=list(summary[f"_q{i}"]) if summary[f"_q{i}"] else None,
+        quantiles=found,
     )
 
 

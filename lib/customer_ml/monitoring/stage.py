@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -32,7 +33,7 @@ from customer_ml.monitoring.policy import (
     fit_alert,
     quality_alert,
 )
-from customer_ml.monitoring.profile import ProfileRow, profile
+from customer_ml.monitoring.profile import TABLE_ROW, ProfileRow, profile
 from customer_ml.monitoring.quality_check import ModelQuality, model_quality
 from customer_ml.monitoring.reference import categorical_drift, numeric_drift
 from customer_ml.monitoring.stats import frame_drift
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 CATEGORICAL_TYPES = ("string", "boolean")
 SCORED_COLUMNS = (SCORE_COLUMN, SEGMENT_COLUMN, "score_decile", "predicted_positive")
-"""The scored partition's columns joined to the input rows (profiled, and slices may use them)."""
+"""The scored partition's columns: never features, even when the input holds a column of that name."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,9 @@ def run(
         if previous is not None:
             records += _consecutive_drift(spark, previous, date, found, current, numeric, categorical)
         record.count("drift statistics", len(records))
-        joined = _joined(current, date.partition, settings)
-        profiled = _profile(joined, numeric, categorical, found, settings)
-        fit = _segment_fit(found, current, settings)
+        segments = found.segmenter.load().model if found.segmenter else None
+        profiled = _profile(current, date.partition, numeric, categorical, segments, settings)
+        fit = _segment_fit(found, segments, current, settings)
         quality = model_quality(spark, settings, date, found)
         statuses = [tables.record_status(r, settings.monitoring) for r in records]
         alerts = drift_alerts(records, judged, settings.monitoring)
@@ -209,41 +210,47 @@ def _category_counts(frame: DataFrame, column: str) -> dict[str | None, int]:
     return {r[0]: r[1] for r in frame.groupBy(F.col(column).cast("string")).count().collect()}
 
 
-def _joined(current: DataFrame, partition: DataFrame, settings: Settings) -> DataFrame:
-    """The input rows with what scoring gave each (score, decile, flag, segment), by id (an id the input holds twice
-    was scored twice: one of its scored rows is kept, so every input row is profiled once)."""
-    id_column = settings.data.require_id()
-    scored = partition.select(quote(id_column), *SCORED_COLUMNS).dropDuplicates([id_column])
-    return current.drop(*[c for c in SCORED_COLUMNS if c in current.columns]).join(scored, id_column)
-
-
 def _profile(
-    joined: DataFrame, numeric: list[str], categorical: list[str], found: Models, settings: Settings
+    current: DataFrame,
+    partition: DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    segments: PipelineModel | None,
+    settings: Settings,
 ) -> list[ProfileRow]:
+    """The input's columns per slice, and the score and segment from the scored partition. A customer's segment
+    comes from the segmenter that scored the date, applied to its input row: the same segment scoring wrote, with
+    no join of the input and the scored rows (a shuffle of both)."""
     config = settings.monitoring
-    unknown = [s for s in config.slices if s not in joined.columns]
+    unknown = [s for s in config.slices if s != SEGMENT_COLUMN and s not in current.columns]
     if unknown:
         raise ConfigError(
-            f"monitoring.slices: {unknown} not among the scored rows' columns ({sorted(joined.columns)}); name "
-            "columns of the input or of the scored table"
+            f"monitoring.slices: {unknown} not among the scored input's columns ({sorted(current.columns)}) nor "
+            f"{SEGMENT_COLUMN}; name input columns"
         )
-    slices = [s for s in config.slices if s != SEGMENT_COLUMN or found.segmenter is not None]
-    mix = [SEGMENT_COLUMN] if found.segmenter is not None else []
-    return profile(joined, [*numeric, SCORE_COLUMN], [*categorical, *mix], slices, config.top_categories)
+    slices = [s for s in config.slices if s != SEGMENT_COLUMN or segments is not None]
+    rows = current
+    if SEGMENT_COLUMN in slices:
+        kept = [c for c in current.columns if c != SEGMENT_COLUMN]
+        rows = segments.transform(current.select(*map(quote, kept))).select(*map(quote, kept), SEGMENT_COLUMN)
+    profiled = profile(rows, numeric, categorical, slices, config.top_categories)
+    mix = [SEGMENT_COLUMN] if segments is not None else []
+    scored = profile(partition, [SCORE_COLUMN], mix, mix if SEGMENT_COLUMN in slices else [], config.top_categories)
+    return profiled + [row for row in scored if row.column_name != TABLE_ROW]
 
 
-def _segment_fit(found: Models, current: DataFrame, settings: Settings) -> float | None:
+def _segment_fit(found: Models, segments: PipelineModel | None, current: DataFrame, settings: Settings) -> float | None:
     """Current mean distance to the assigned centre (on a sample) over the training run's; None without both."""
     from customer_ml.segmenter import model_fit
 
-    if found.segmenter is None or not found.segmenter_fit:
+    if segments is None or not found.segmenter_fit:
         if found.segmenter is not None:
             logger.info("segment fit: %s v%s has no training distance; retrain it", *_name(found.segmenter))
         return None
     rows = settings.monitoring.segment_fit_sample_rows
     total = current.count()
     sample = current if total <= rows else current.sample(fraction=rows / total, seed=settings.segmenter.seed)
-    return model_fit(found.segmenter.load().model, sample) / found.segmenter_fit
+    return model_fit(segments, sample) / found.segmenter_fit
 
 
 def _quality_alert(quality: ModelQuality | None, settings: Settings) -> Alert | None:

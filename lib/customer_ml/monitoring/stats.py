@@ -1,9 +1,10 @@
 """Drift statistics of Spark DataFrames, per column: PSI, KS, Wasserstein-1, JS distance, chi-square p.
 
 Spark aggregates (monitoring/aggregates.py) and only per-bin counts reach the driver; the statistics are computed
-from them (monitoring/divergence.py). `frame_drift` does all columns in two aggregations over both frames:
+from them (monitoring/divergence.py). `frame_drift` does all columns in three aggregations over both frames:
   - PSI of a numeric column: the reference's deciles (approximate quantiles, rank error QUANTILE_RELATIVE_ERROR,
-    repeats dropped, so a constant column has one edge and two bins) as right-closed bins, plus a null bin; of a
+    of at most SKETCH_ROWS rows per side; repeats dropped, so a constant column has one edge and two bins) as
+    right-closed bins in which every row is counted, plus a null bin; of a
     categorical column: one bin per category, null and unseen categories included. EMPTY_BIN_EPSILON for 0s.
   - KS and Wasserstein-1 / reference sample std: estimated on a grid of GRID_QUANTILES quantiles of each frame,
     with an error bound (the true value lies in [value, value + error]). Measured against scipy on 20k-row normal,
@@ -57,6 +58,12 @@ QUANTILE_RELATIVE_ERROR = 1e-4
 GRID_QUANTILES = 1000
 """Grid for KS and Wasserstein: each frame's quantiles at i / 1000, so a grid bin holds about 0.1 % of either side."""
 DECILES = tuple(i / 10 for i in range(1, 10))
+SKETCH_ROWS = 300_000
+"""Rows per side the quantiles (the PSI deciles, the KS / Wasserstein grid) are estimated from: a larger side is
+sampled. Only the bin edges come from the sample; every row is then counted in its bin, so the statistics are
+exact over those bins. At 300k rows a decile edge is within ~0.1 % of rank of the true one (a bin holds
+10.0 % +- 0.1 % of the reference), and a 10M-row side costs a scan, not a 10M-value sketch (measured 139 s for
+24 columns of 10M against 10M with full sketches)."""
 
 Kind = Literal["numeric", "categorical"]
 
@@ -87,7 +94,7 @@ def numeric_bins(reference: DataFrame, column: str, relative_error: float = QUAN
     """The reference's decile edges, sorted and without repeats: a constant column gives one edge, an all-null one
     none. One aggregation (percentile_approx, the aggregate form of approxQuantile)."""
     _require_columns(reference, "reference", [column], numeric=True)
-    found = reference.agg(quantiles(finite(column), DECILES, relative_error)).first()[0]
+    found = reference.select(finite(column).alias("_n0")).agg(quantiles("_n0", DECILES, relative_error)).first()[0]
     return sorted(set(found)) if found else []
 
 
@@ -130,9 +137,11 @@ def frame_drift(
     relative_error: float = QUANTILE_RELATIVE_ERROR,
     grid_quantiles: int = GRID_QUANTILES,
     epsilon: float = EMPTY_BIN_EPSILON,
+    sketch_rows: int = SKETCH_ROWS,
 ) -> list[DriftStat]:
-    """Drift of every listed column from two aggregations over both frames together (a summary with quantiles,
-    skipped without numeric columns, then all bin and category counts): four Spark jobs with adaptive execution,
+    """Drift of every listed column from three aggregations over both frames together (rows per side; a summary
+    with quantiles over a sample of at most `sketch_rows` per side, both skipped without numeric columns; then all
+    bin and category counts over every row): six Spark jobs with adaptive execution,
     however many columns.
 
     Args:
@@ -143,6 +152,7 @@ def frame_drift(
         relative_error: rank error of the approximate quantiles.
         grid_quantiles: quantiles per frame in the KS / Wasserstein grid.
         epsilon: PSI's empty-bin proportion.
+        sketch_rows: rows per side the quantiles are estimated from (a side with more is sampled).
 
     Returns:
         One DriftStat per column, numeric columns first, each list in the order given.
@@ -158,10 +168,14 @@ def frame_drift(
     started = time.perf_counter()
     both = tagged_union(reference, current, numeric_cols, categorical_cols)
     probabilities = sorted({i / grid_quantiles for i in range(grid_quantiles + 1)} | set(DECILES))
-    summaries = summarise(both, len(numeric_cols), probabilities, relative_error) if numeric_cols else []
+    summaries = (
+        summarise(_sketched(both, sketch_rows), len(numeric_cols), probabilities, relative_error)
+        if numeric_cols
+        else []
+    )
     grids = [grid_edges(summaries, i) for i in range(len(numeric_cols))]
     table = count_bins(both, grids, len(categorical_cols))
-    rows = [summary.rows for summary in summaries] or [table.rows(side, 0) for side in SIDES]
+    rows = [table.rows(side, 0) for side in SIDES]  # exact: every row is counted once per column
     for side, name in zip(SIDES, ("reference", "current"), strict=True):
         if rows[side] == 0:
             raise MonitoringError(f"the {name} frame has no rows: drift needs rows on both sides")
@@ -176,6 +190,15 @@ def frame_drift(
     seconds = time.perf_counter() - started
     logger.info("drift of %d columns (%d reference, %d current rows) in %.1f s", len(columns), *rows, seconds)
     return stats
+
+
+def _sketched(both: DataFrame, sketch_rows: int) -> DataFrame:
+    """Both sides, each sampled down to about `sketch_rows` rows when it has more (one count job decides)."""
+    sizes = {row["_side"]: row["count"] for row in both.groupBy("_side").count().collect()}
+    fractions = {side: min(1.0, sketch_rows / n) for side, n in sizes.items() if n}
+    if all(fraction >= 1.0 for fraction in fractions.values()):
+        return both
+    return both.sampleBy("_side", fractions, seed=17)
 
 
 def _numeric_stat(
