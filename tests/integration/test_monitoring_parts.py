@@ -131,5 +131,7 @@ def test_a_baseline_is_training_previous_or_a_table_version() -> None:
         "customers@3",
     ]
     for wrong in ("yesterday", "customers@", "customers@v3", "../x@1"):
-        with pytest.raises(ConfigError, match="expected training .*, previous .*, TABLE@VERSION, e.g. customers_validated@3"):
+        with pytest.raises(
+            ConfigError, match=r"expected training .*, previous .*, TABLE@VERSION, e\.g\. customers_validated@3"
+        ):
             parse_baseline(wrong)
