@@ -3,13 +3,14 @@ metrics table holds (count, nulls, zeros, approximate distinct count, mean, std,
 most frequent categories with their shares), and a `:table` row per slice with its row count.
 
 Three Spark aggregations, whatever the number of columns: one over every row once per slice it belongs to (the
-whole table plus one slice per configured slice column), one for the quantiles over a sample of it, one for the
-category counts, of which only the top `top_categories` per column and slice reach the driver.
+whole table plus one slice per configured slice column), and over a sample of PROFILE_SKETCH_ROWS rows one for
+the quantiles and one for the category counts, of which only the top `top_categories` per column and slice reach
+the driver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,7 @@ def profile(
     slices: Sequence[str] = (),
     top: int = 10,
     sketch_rows: int = PROFILE_SKETCH_ROWS,
+    prepare: Callable[[DataFrame], DataFrame] | None = None,
 ) -> list[ProfileRow]:
     """Profile rows for every column, for the whole frame (slice_key None) and per value of each slice column.
 
@@ -89,18 +91,29 @@ def profile(
         categorical: columns profiled as categories (values as strings; the top `top` with their shares).
         slices: columns whose values slice the rows (a null value is its own slice).
         top: most frequent categories kept per column and slice.
-        sketch_rows: rows the quantiles are estimated from (a larger frame is sampled; the other figures are
-            exact, the distinct counts approximate).
+        sketch_rows: rows the quantiles and frequent items are estimated from (a larger frame is sampled, and a
+            frequent item's count is its share in the sample times the slice's rows); the other figures are
+            exact, the distinct counts approximate.
+        prepare: what adds the slice columns (e.g. the segmenter), applied to the frame and, apart, to its
+            sample, so that the sample's passes do not run it over every row.
     """
-    sliced = frame.select(
-        F.explode(F.array(_whole(), *[_slice(name) for name in slices])).alias("_s"),
-        *[finite(name).alias(f"_n{i}") for i, name in enumerate(numeric)],
-        *[F.col(quote(name)).cast("string").alias(f"_c{j}") for j, name in enumerate(categorical)],
-    ).select(
-        "_s.key", "_s.value", *[f"_n{i}" for i in range(len(numeric))], *[f"_c{j}" for j in range(len(categorical))]
+    prepare = prepare or (lambda rows: rows)
+
+    def sliced(rows: DataFrame) -> DataFrame:
+        return rows.select(
+            F.explode(F.array(_whole(), *[_slice(name) for name in slices])).alias("_s"),
+            *[finite(name).alias(f"_n{i}") for i, name in enumerate(numeric)],
+            *[F.col(quote(name)).cast("string").alias(f"_c{j}") for j, name in enumerate(categorical)],
+        ).select(
+            "_s.key", "_s.value", *[f"_n{i}" for i in range(len(numeric))], *[f"_c{j}" for j in range(len(categorical))]
+        )
+
+    summaries = (
+        sliced(prepare(frame)).groupBy("key", "value").agg(*_aggregates(len(numeric), len(categorical))).collect()
     )
-    summaries = sliced.groupBy("key", "value").agg(*_aggregates(len(numeric), len(categorical))).collect()
-    quantiles_by_slice = _quantiles(sliced, summaries, len(numeric), sketch_rows) if numeric else {}
+    whole = next((r["_rows"] for r in summaries if r["key"] is None), 0)
+    sample = sliced(prepare(frame if whole <= sketch_rows else frame.sample(fraction=sketch_rows / whole, seed=17)))
+    quantiles_by_slice = _quantiles(sample, len(numeric)) if numeric else {}
     rows: list[ProfileRow] = []
     for summary in sorted(summaries, key=lambda r: (r["key"] or "", r["value"] or "")):
         found = quantiles_by_slice.get((summary["key"], summary["value"]), {})
@@ -108,16 +121,12 @@ def profile(
         rows += [_numeric_row(summary, i, name, found.get(i)) for i, name in enumerate(numeric)]
         rows += [_categorical_row(summary, j, name) for j, name in enumerate(categorical)]
     if categorical:
-        _attach_frequent(rows, sliced, categorical, top)
+        _attach_frequent(rows, sample, categorical, top)
     return rows
 
 
-def _quantiles(
-    sliced: DataFrame, summaries: list[Any], numeric: int, sketch_rows: int
-) -> dict[tuple[str | None, str | None], dict[int, list[float] | None]]:
-    """Per slice, each numeric column's PROFILE_QUANTILES, from a sample of about `sketch_rows` rows."""
-    whole = next((r["_rows"] for r in summaries if r["key"] is None), 0)
-    sample = sliced if whole <= sketch_rows else sliced.sample(fraction=sketch_rows / whole, seed=17)
+def _quantiles(sample: DataFrame, numeric: int) -> dict[tuple[str | None, str | None], dict[int, list[float] | None]]:
+    """Per slice, each numeric column's PROFILE_QUANTILES, from the sample."""
     found = sample.groupBy("key", "value").agg(
         *[quantiles(f"_n{i}", PROFILE_QUANTILES, PROFILE_RELATIVE_ERROR).alias(f"_q{i}") for i in range(numeric)]
     )
@@ -186,16 +195,18 @@ def _categorical_row(summary: Any, j: int, name: str) -> ProfileRow:
     )
 
 
-def _attach_frequent(rows: list[ProfileRow], sliced: DataFrame, categorical: Sequence[str], top: int) -> None:
-    """Fill each categorical row's frequent_items: its `top` most frequent values (null included) with shares."""
+def _attach_frequent(rows: list[ProfileRow], sample: DataFrame, categorical: Sequence[str], top: int) -> None:
+    """Fill each categorical row's frequent_items: its `top` most frequent values in the sample (null included),
+    with their share there and that share of the slice's rows as the count."""
     entries = [F.struct(F.lit(j).alias("column"), F.col(f"_c{j}").alias("item")) for j in range(len(categorical))]
     counts = (
-        sliced.select("key", "value", F.inline(F.array(*entries)))
+        sample.select("key", "value", F.inline(F.array(*entries)))
         .groupBy("key", "value", "column", "item")
         .agg(F.count(F.lit(1)).alias("n"))
+        .withColumn("share", F.col("n") / F.sum("n").over(Window.partitionBy("key", "value", "column")))
     )
     rank = F.row_number().over(Window.partitionBy("key", "value", "column").orderBy(F.desc("n"), F.asc("item")))
     by_row = {(r.slice_key, r.slice_value, r.column_name): r for r in rows}
     for found in counts.withColumn("_rank", rank).where(F.col("_rank") <= top).orderBy("_rank").collect():
         row = by_row[(found["key"], found["value"], categorical[found["column"]])]
-        row.frequent_items.append((found["item"], found["n"], found["n"] / row.count))
+        row.frequent_items.append((found["item"], round(found["share"] * row.count), found["share"]))

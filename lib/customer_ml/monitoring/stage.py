@@ -229,11 +229,14 @@ def _profile(
             f"{SEGMENT_COLUMN}; name input columns"
         )
     slices = [s for s in config.slices if s != SEGMENT_COLUMN or segments is not None]
-    rows = current
+    prepare = None
     if SEGMENT_COLUMN in slices:
-        kept = [c for c in current.columns if c != SEGMENT_COLUMN]
-        rows = segments.transform(current.select(*map(quote, kept))).select(*map(quote, kept), SEGMENT_COLUMN)
-    profiled = profile(rows, numeric, categorical, slices, config.top_categories)
+        kept = [quote(c) for c in current.columns if c != SEGMENT_COLUMN]
+
+        def prepare(rows: DataFrame) -> DataFrame:
+            return segments.transform(rows.select(*kept)).select(*kept, SEGMENT_COLUMN)
+
+    profiled = profile(current, numeric, categorical, slices, config.top_categories, prepare=prepare)
     mix = [SEGMENT_COLUMN] if segments is not None else []
     scored = profile(partition, [SCORE_COLUMN], mix, mix if SEGMENT_COLUMN in slices else [], config.top_categories)
     return profiled + [row for row in scored if row.column_name != TABLE_ROW]
