@@ -107,6 +107,10 @@ def test_another_seed_raises_no_alarm(spark: SparkSession, months: Months) -> No
     assert len(features) >= 20 and {"score", "segment_name"} <= set(found)
     worst = max(found.values(), key=lambda r: r["psi"])
     assert worst["psi"] < 0.1, worst
+    sliced = lake.read_table(spark, "monitoring_drift").where(
+        (F.col("score_date") == F.lit(QUIET)) & (F.col("slice_key") == "segment_name")
+    )
+    assert sliced.count() >= 4 * len(features) and sliced.agg(F.max("psi")).first()[0] < 0.1
     assert all(r["status"] == "ok" for r in found.values())
 
 
@@ -123,6 +127,19 @@ def test_planted_drift_alerts_exactly_where_planted(spark: SparkSession, months:
     assert all(found[name]["psi"] < 0.1 and found[name]["status"] == "ok" for name in untouched), untouched
     assert all(found[name]["status"] == "alert" for name in moved)
     assert found["segment_name"]["status"] == "alert" and found["segment_name"]["data_type"] == "categorical"
+    # By segment too (the segmenter applied to both sides): each segment's age moved, its region did not.
+    by_segment = (
+        lake.read_table(spark, "monitoring_drift")
+        .where((F.col("score_date") == F.lit(DRIFTED)) & (F.col("slice_key") == "segment_name"))
+        .where("drift_type = 'baseline'")
+        .collect()
+    )
+    segments = {r["slice_value"] for r in by_segment}
+    assert len(segments) == 4 and None not in segments
+    age = [r for r in by_segment if r["column_name"] == "age"]
+    assert len(age) == 4 and all(r["psi"] > 0.25 for r in age)
+    assert all(r["psi"] < 0.1 for r in by_segment if r["column_name"] in untouched), untouched
+    assert sum(r["current_rows"] for r in age) == found["age"]["current_rows"]
     consecutive = drift(spark, months.settings, DRIFTED, "consecutive")
     assert all(consecutive[name]["status"] == "alert" for name in moved)
     assert consecutive["age"]["reference"].startswith("customers@")

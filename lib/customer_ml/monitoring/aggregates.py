@@ -92,13 +92,27 @@ def quantiles(column: str, probabilities: Sequence[float], relative_error: float
 
 
 def tagged_union(
-    reference: DataFrame, current: DataFrame, numeric_cols: Sequence[str], categorical_cols: Sequence[str]
+    reference: DataFrame,
+    current: DataFrame,
+    numeric_cols: Sequence[str],
+    categorical_cols: Sequence[str],
+    slice_column: str | None = None,
+    slice_values: Sequence[str | None] = (),
 ) -> DataFrame:
-    """Both frames' columns of interest as _n<i> (finite doubles) and _c<j> (strings), with _side 0 / 1."""
+    """Both frames' columns of interest as _n<i> (finite doubles) and _c<j> (strings), with _side 0 / 1; with a
+    slice column, each row whose value is slice_values[k] once more as side 2 + 2k (reference) / 3 + 2k (current),
+    so that every aggregation below gives each slice's figures beside the whole frames' (`slice_sides`)."""
 
     def tagged(frame: DataFrame, side: int) -> DataFrame:
+        sides = F.array(F.lit(side))
+        if slice_column is not None:
+            sliced = F.lit(None).cast("int")
+            for k, value in enumerate(slice_values):
+                matches = F.col(slice_column).isNull() if value is None else F.col(slice_column) == F.lit(value)
+                sliced = F.when(matches, F.lit(2 + 2 * k + side)).otherwise(sliced)
+            sides = F.filter(F.array(F.lit(side), sliced), lambda x: x.isNotNull())
         return frame.select(
-            F.lit(side).alias("_side"),
+            F.explode(sides).alias("_side"),
             *[finite(name).alias(f"_n{i}") for i, name in enumerate(numeric_cols)],
             *[F.col(name).cast("string").alias(f"_c{j}") for j, name in enumerate(categorical_cols)],
         )
@@ -106,8 +120,16 @@ def tagged_union(
     return tagged(reference, 0).unionByName(tagged(current, 1))
 
 
-def summarise(both: DataFrame, numeric: int, probabilities: Sequence[float], relative_error: float) -> list[Summary]:
-    """Per side (a side without rows gets rows = 0): rows and each of the `numeric` columns' summary."""
+def slice_sides(slices: int) -> list[tuple[int, int]]:
+    """The (reference, current) sides of the whole frames, then of each slice in `tagged_union`'s order."""
+    return [(0, 1)] + [(2 + 2 * k, 3 + 2 * k) for k in range(slices)]
+
+
+def summarise(
+    both: DataFrame, numeric: int, probabilities: Sequence[float], relative_error: float, sides: int = 2
+) -> list[Summary]:
+    """Per side 0 .. sides - 1 (a side without rows gets rows = 0): rows and each of the `numeric` columns'
+    summary."""
     aggregates = [F.count(F.lit(1)).alias("_rows")]
     for i in range(numeric):
         value = F.col(f"_n{i}")
@@ -119,7 +141,7 @@ def summarise(both: DataFrame, numeric: int, probabilities: Sequence[float], rel
         ]
     found = {row["_side"]: row for row in both.groupBy("_side").agg(*aggregates).collect()}
     summaries = []
-    for side in SIDES:
+    for side in range(sides):
         row = found.get(side)
         columns = [
             NumericSummary(row[f"_min{i}"], row[f"_max{i}"], row[f"_std{i}"], row[f"_q{i}"])

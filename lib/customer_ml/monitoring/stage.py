@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
@@ -36,13 +36,15 @@ from customer_ml.monitoring.policy import (
 from customer_ml.monitoring.profile import TABLE_ROW, ProfileRow, profile
 from customer_ml.monitoring.quality_check import ModelQuality, model_quality
 from customer_ml.monitoring.reference import categorical_drift, numeric_drift
-from customer_ml.monitoring.stats import frame_drift
+from customer_ml.monitoring.stats import frame_drift, sliced_drift
 from customer_ml.session import bind_settings
 from customer_ml.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 CATEGORICAL_TYPES = ("string", "boolean")
+MAX_SLICE_VALUES = 50
+"""An input column with more values than this is profiled by slice but not compared by slice."""
 SCORED_COLUMNS = (SCORE_COLUMN, SEGMENT_COLUMN, "score_decile", "predicted_positive")
 """The scored partition's columns: never features, even when the input holds a column of that name."""
 
@@ -95,11 +97,12 @@ def run(
         current = inputs.read(spark, date.input)
         numeric, categorical = _columns(settings, found, current)
         judged = "consecutive" if baseline == PREVIOUS else "baseline"
-        records = _baseline_drift(spark, base, date, found, current, numeric, categorical) if base else []
-        if previous is not None:
-            records += _consecutive_drift(spark, previous, date, found, current, numeric, categorical)
-        record.count("drift statistics", len(records))
         segments = found.segmenter.load().model if found.segmenter else None
+        columns = Columns(numeric, categorical, _slicing(settings, segments, current, date.partition))
+        records = _baseline_drift(spark, base, date, found, current, columns) if base else []
+        if previous is not None:
+            records += _consecutive_drift(spark, previous, date, found, current, columns)
+        record.count("drift statistics", len(records))
         profiled = _profile(current, date.partition, numeric, categorical, segments, settings)
         fit = _segment_fit(found, segments, current, settings)
         quality = model_quality(spark, settings, date, found)
@@ -150,26 +153,68 @@ def _columns(settings: Settings, found: Models, current: DataFrame) -> tuple[lis
     return [c for c in wanted if c not in categorical], categorical
 
 
+@dataclass(frozen=True)
+class Slicing:
+    """A slice column, the values compared one by one, and what adds the column to a frame that lacks it."""
+
+    column: str
+    values: list[str | None]
+    prepare: Callable[[DataFrame], DataFrame]
+
+
+@dataclass(frozen=True)
+class Columns:
+    numeric: list[str]
+    categorical: list[str]
+    slicing: list[Slicing]
+
+
+def _slicing(
+    settings: Settings, segments: PipelineModel | None, current: DataFrame, partition: DataFrame
+) -> list[Slicing]:
+    """The configured slices drift is compared by: segment_name (the segmenter that scored the date applied to
+    both sides, its values those the date has) and input columns with at most MAX_SLICE_VALUES values."""
+    found = []
+    for name in settings.monitoring.slices:
+        if name == SEGMENT_COLUMN:
+            if segments is not None:
+                values = sorted(_category_counts(partition, SEGMENT_COLUMN), key=_value_order)
+                found.append(Slicing(name, values, _segmented(segments)))
+            continue
+        if name not in current.columns:
+            continue  # _profile names it
+        column = F.col(quote(name)).cast("string")
+        values = [r[0] for r in current.select(column).distinct().limit(MAX_SLICE_VALUES + 1).collect()]
+        if len(values) > MAX_SLICE_VALUES:
+            logger.warning("monitor: slice %s has over %d values: profiled, not compared", name, MAX_SLICE_VALUES)
+            continue
+        found.append(Slicing(name, sorted(values, key=_value_order), lambda rows: rows))
+    return found
+
+
+def _value_order(value: str | None) -> tuple[bool, str]:
+    return value is None, value or ""
+
+
+def _segmented(segments: PipelineModel) -> Callable[[DataFrame], DataFrame]:
+    def prepare(rows: DataFrame) -> DataFrame:
+        kept = [quote(c) for c in rows.columns if c != SEGMENT_COLUMN]
+        return segments.transform(rows.select(*kept)).select(*kept, SEGMENT_COLUMN)
+
+    return prepare
+
+
 def _baseline_drift(
-    spark: SparkSession,
-    base: Baseline,
-    date: ScoredDate,
-    found: Models,
-    current: DataFrame,
-    numeric: list[str],
-    categorical: list[str],
+    spark: SparkSession, base: Baseline, date: ScoredDate, found: Models, current: DataFrame, columns: Columns
 ) -> list[DriftRecord]:
-    """The features against the baseline snapshot; the score and the segment mix against the training runs'."""
-    reference = inputs.read(spark, base.features)
-    shared_numeric, shared_categorical = _shared(reference, numeric, categorical, str(base.features))
-    stats = frame_drift(reference, current, shared_numeric, shared_categorical)
-    records = [DriftRecord(s, "baseline", str(base.features), str(date.input)) for s in stats]
+    """The features against the baseline snapshot (by slice too); the score and the segment mix against the
+    training runs'."""
+    records = _feature_drift(spark, "baseline", base.features, date, current, columns)
     scored = f"score date {date.day}"
     if base.scores is not None:
         stat = numeric_drift(SCORE_COLUMN, base.scores, date.partition, SCORE_COLUMN)
-        records.append(
-            DriftRecord(stat, "baseline", f"{found.classifier.name} v{found.classifier.version} test scores", scored)
-        )
+        test_scores = f"{found.classifier.name} v{found.classifier.version} test scores"
+        records.append(DriftRecord(stat, "baseline", test_scores, scored))
     if base.segment_mix is not None:
         mix = _category_counts(date.partition, SEGMENT_COLUMN)
         stat = categorical_drift(SEGMENT_COLUMN, base.segment_mix, mix)
@@ -179,22 +224,48 @@ def _baseline_drift(
 
 
 def _consecutive_drift(
-    spark: SparkSession,
-    previous: ScoredDate,
-    date: ScoredDate,
-    found: Models,
-    current: DataFrame,
-    numeric: list[str],
-    categorical: list[str],
+    spark: SparkSession, previous: ScoredDate, date: ScoredDate, found: Models, current: DataFrame, columns: Columns
 ) -> list[DriftRecord]:
-    """The features, the score and the segment mix against the previous score date's."""
-    before = inputs.read(spark, previous.input)
-    shared_numeric, shared_categorical = _shared(before, numeric, categorical, str(previous.input))
-    stats = frame_drift(before, current, shared_numeric, shared_categorical)
-    records = [DriftRecord(s, "consecutive", str(previous.input), str(date.input)) for s in stats]
+    """The features, the score and the segment mix against the previous score date's (the score by segment too)."""
+    records = _feature_drift(spark, "consecutive", previous.input, date, current, columns)
     mix = [SEGMENT_COLUMN] if found.segmenter is not None else []
-    scored = frame_drift(previous.partition, date.partition, [SCORE_COLUMN], mix)
-    records += [DriftRecord(s, "consecutive", f"score date {previous.day}", f"score date {date.day}") for s in scored]
+    segments = next((s for s in columns.slicing if s.column == SEGMENT_COLUMN), None)
+    by = (SEGMENT_COLUMN, segments.values) if segments else (None, [])
+    scored = sliced_drift(previous.partition, date.partition, [SCORE_COLUMN], mix, *by)
+    names = (f"score date {previous.day}", f"score date {date.day}")
+    records += [DriftRecord(s, "consecutive", *names) for s in scored[0]]
+    for value, stats in zip(by[1], scored[1:], strict=True):
+        score = [s for s in stats if s.column == SCORE_COLUMN]
+        records += [DriftRecord(s, "consecutive", *names, SEGMENT_COLUMN, value) for s in score]
+    return records
+
+
+def _feature_drift(
+    spark: SparkSession,
+    drift_type: str,
+    snapshot: inputs.Snapshot,
+    date: ScoredDate,
+    current: DataFrame,
+    columns: Columns,
+) -> list[DriftRecord]:
+    """The features of `current` against a snapshot (those it has), for the whole table and each slice."""
+    reference = inputs.read(spark, snapshot)
+    numeric, categorical = _shared(reference, columns.numeric, columns.categorical, str(snapshot))
+    names = (str(snapshot), str(date.input))
+    if not columns.slicing:
+        return [DriftRecord(s, drift_type, *names) for s in frame_drift(reference, current, numeric, categorical)]
+    records: list[DriftRecord] = []
+    for k, slicing in enumerate(columns.slicing):
+        if slicing.column != SEGMENT_COLUMN and slicing.column not in reference.columns:
+            logger.warning("monitor: %s has no column %s: not compared by it", snapshot, slicing.column)
+            continue
+        found = sliced_drift(
+            slicing.prepare(reference), slicing.prepare(current), numeric, categorical, slicing.column, slicing.values
+        )
+        if k == 0:
+            records += [DriftRecord(s, drift_type, *names) for s in found[0]]
+        for value, stats in zip(slicing.values, found[1:], strict=True):
+            records += [DriftRecord(s, drift_type, *names, slicing.column, value) for s in stats]
     return records
 
 
@@ -248,7 +319,11 @@ def _segment_fit(found: Models, segments: PipelineModel | None, current: DataFra
 
     if segments is None or not found.segmenter_fit:
         if found.segmenter is not None:
-            logger.info("segment fit: %s v%s has no training distance; retrain it", *_name(found.segmenter))
+            logger.info(
+                "segment fit: %s v%s has no training distance; retrain it",
+                found.segmenter.name,
+                found.segmenter.version,
+            )
         return None
     rows = settings.monitoring.segment_fit_sample_rows
     total = current.count()
@@ -262,13 +337,7 @@ def _quality_alert(quality: ModelQuality | None, settings: Settings) -> Alert | 
     return quality_alert(quality.roc_auc_drop, quality.metric_name, settings.monitoring)
 
 
-def _name(model: inputs.ModelRef) -> Sequence[str]:
-    return model.name, model.version
-
-
 def _replace_report(result: MonitorResult, run_id: str | None, folder: str) -> MonitorResult:
-    from dataclasses import replace
-
     return replace(result, run_id=run_id, reports=folder)
 
 

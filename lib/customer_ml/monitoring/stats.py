@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -36,6 +37,7 @@ from customer_ml.monitoring.aggregates import (
     finite,
     grid_edges,
     quantiles,
+    slice_sides,
     summarise,
     tagged_union,
     with_bins,
@@ -157,39 +159,79 @@ def frame_drift(
     Returns:
         One DriftStat per column, numeric columns first, each list in the order given.
     """
+    options = {"relative_error": relative_error, "grid_quantiles": grid_quantiles, "epsilon": epsilon}
+    return sliced_drift(reference, current, numeric_cols, categorical_cols, **options, sketch_rows=sketch_rows)[0]
+
+
+def sliced_drift(
+    reference: DataFrame,
+    current: DataFrame,
+    numeric_cols: Sequence[str],
+    categorical_cols: Sequence[str],
+    slice_column: str | None = None,
+    slice_values: Sequence[str | None] = (),
+    *,
+    relative_error: float = QUANTILE_RELATIVE_ERROR,
+    grid_quantiles: int = GRID_QUANTILES,
+    epsilon: float = EMPTY_BIN_EPSILON,
+    sketch_rows: int = SKETCH_ROWS,
+) -> list[list[DriftStat]]:
+    """`frame_drift` for the whole frames and, in the same aggregations, for each slice: the rows whose
+    `slice_column` (a column of both frames) is slice_values[k]. Each slice is binned over the whole frames' grid;
+    its PSI bins are its own reference deciles, each moved to the nearest grid edge (a grid bin holds ~0.1 % of
+    the rows, so a slice's bins stay deciles to within about that).
+
+    Returns:
+        The whole frames' DriftStats, then each slice's (empty for a slice without rows on a side).
+    """
     columns = [*numeric_cols, *categorical_cols]
     if len(set(columns)) != len(columns):
         raise MonitoringError(f"columns listed twice in the drift request: {columns}")
     if not columns:
-        return []
+        return [[] for _ in range(1 + len(slice_values))]
     for side, frame in (("reference", reference), ("current", current)):
         _require_columns(frame, side, numeric_cols, numeric=True)
         _require_columns(frame, side, categorical_cols, numeric=False)
     started = time.perf_counter()
-    both = tagged_union(reference, current, numeric_cols, categorical_cols)
+    both = tagged_union(reference, current, numeric_cols, categorical_cols, slice_column, slice_values)
+    pairs = slice_sides(len(slice_values) if slice_column else 0)
     probabilities = sorted({i / grid_quantiles for i in range(grid_quantiles + 1)} | set(DECILES))
     summaries = (
-        summarise(_sketched(both, sketch_rows), len(numeric_cols), probabilities, relative_error)
+        summarise(_sketched(both, sketch_rows), len(numeric_cols), probabilities, relative_error, 2 * len(pairs))
         if numeric_cols
         else []
     )
-    grids = [grid_edges(summaries, i) for i in range(len(numeric_cols))]
+    grids = [grid_edges(summaries[:2], i) for i in range(len(numeric_cols))]
     table = count_bins(both, grids, len(categorical_cols))
-    rows = [table.rows(side, 0) for side in SIDES]  # exact: every row is counted once per column
+    rows = [table.rows(side, 0) for side in range(2 * len(pairs))]  # exact: every row is counted once per column
     for side, name in zip(SIDES, ("reference", "current"), strict=True):
         if rows[side] == 0:
             raise MonitoringError(f"the {name} frame has no rows: drift needs rows on both sides")
     deciles = [probabilities.index(p) for p in DECILES]
-    stats = [
-        _numeric_stat(name, i, summaries, grids[i], table, rows, deciles, epsilon)
-        for i, name in enumerate(numeric_cols)
-    ]
-    stats += [
-        _categorical_stat(name, len(numeric_cols) + j, table, rows, epsilon) for j, name in enumerate(categorical_cols)
-    ]
+    found = []
+    for pair in pairs:
+        if not all(rows[side] for side in pair):
+            found.append([])
+            continue
+        stats = [
+            _numeric_stat(name, i, summaries, grids[i], table, rows, deciles, epsilon, pair)
+            for i, name in enumerate(numeric_cols)
+        ]
+        stats += [
+            _categorical_stat(name, len(numeric_cols) + j, table, rows, epsilon, pair)
+            for j, name in enumerate(categorical_cols)
+        ]
+        found.append(stats)
     seconds = time.perf_counter() - started
-    logger.info("drift of %d columns (%d reference, %d current rows) in %.1f s", len(columns), *rows, seconds)
-    return stats
+    logger.info(
+        "drift of %d columns (%d reference, %d current rows; %d slices) in %.1f s",
+        len(columns),
+        rows[0],
+        rows[1],
+        len(pairs) - 1,
+        seconds,
+    )
+    return found
 
 
 def _sketched(both: DataFrame, sketch_rows: int) -> DataFrame:
@@ -210,24 +252,26 @@ def _numeric_stat(
     rows: list[int],
     deciles: list[int],
     epsilon: float,
+    pair: tuple[int, int] = SIDES,
 ) -> DriftStat:
-    binned = [table.binned(side, index, len(edges)) for side in SIDES]
-    nulls = [table.nulls(side, index) for side in SIDES]
-    reference = summaries[0].columns[index]
-    decile_edges = sorted({reference.quantiles[i] for i in deciles}) if reference.quantiles else []
-    psi_counts = [coarsen(edges, binned[side].counts, decile_edges) + [nulls[side]] for side in SIDES]
+    binned = [table.binned(side, index, len(edges)) for side in pair]
+    nulls = [table.nulls(side, index) for side in pair]
+    counted = [rows[side] for side in pair]
+    reference = summaries[pair[0]].columns[index]
+    decile_edges = _on_grid([reference.quantiles[i] for i in deciles], edges) if reference.quantiles else []
+    psi_counts = [coarsen(edges, binned[k].counts, decile_edges) + [nulls[k]] for k in (0, 1)]
     ks = wasserstein = None
-    if all(rows[side] > nulls[side] for side in SIDES):
+    if all(counted[k] > nulls[k] for k in (0, 1)):
         ks = grid_ks(edges, binned[0], binned[1])
         if reference.std:
             wasserstein = grid_wasserstein(edges, binned[0], binned[1])
     return DriftStat(
         column=name,
         kind="numeric",
-        reference_rows=rows[0],
-        current_rows=rows[1],
-        reference_null_share=nulls[0] / rows[0],
-        current_null_share=nulls[1] / rows[1],
+        reference_rows=counted[0],
+        current_rows=counted[1],
+        reference_null_share=nulls[0] / counted[0],
+        current_null_share=nulls[1] / counted[1],
         psi=psi(psi_counts[0], psi_counts[1], epsilon),
         ks=ks.value if ks else None,
         ks_error=ks.error_bound if ks else None,
@@ -236,20 +280,36 @@ def _numeric_stat(
     )
 
 
-def _categorical_stat(name: str, index: int, table: BinTable, rows: list[int], epsilon: float) -> DriftStat:
-    reference, current = (table.categories(side, index) for side in SIDES)
+def _categorical_stat(
+    name: str, index: int, table: BinTable, rows: list[int], epsilon: float, pair: tuple[int, int] = SIDES
+) -> DriftStat:
+    reference, current = (table.categories(side, index) for side in pair)
     _, reference_counts, current_counts = align_categories(reference, current)
+    counted = [rows[side] for side in pair]
     return DriftStat(
         column=name,
         kind="categorical",
-        reference_rows=rows[0],
-        current_rows=rows[1],
-        reference_null_share=reference.get(None, 0) / rows[0],
-        current_null_share=current.get(None, 0) / rows[1],
+        reference_rows=counted[0],
+        current_rows=counted[1],
+        reference_null_share=reference.get(None, 0) / counted[0],
+        current_null_share=current.get(None, 0) / counted[1],
         psi=psi(reference_counts, current_counts, epsilon),
         js=js_distance(reference_counts, current_counts),
         chi2_p=chi_square_p(reference_counts, current_counts),
     )
+
+
+def _on_grid(values: Sequence[float], edges: Sequence[float]) -> list[float]:
+    """Each value moved to the nearest grid edge, sorted, without repeats (a grid edge stays itself)."""
+    grid = np.asarray(edges, dtype=float)
+    if not len(grid):
+        return []
+    index = np.clip(np.searchsorted(grid, values), 1, len(grid) - 1) if len(grid) > 1 else np.zeros(len(values), int)
+    nearest = [
+        grid[i] if len(grid) == 1 or abs(grid[i] - v) <= abs(grid[i - 1] - v) else grid[i - 1]
+        for i, v in zip(index, values, strict=True)
+    ]
+    return sorted({float(e) for e in nearest})
 
 
 def _require_columns(frame: DataFrame, side: str, columns: Sequence[str], *, numeric: bool) -> None:
