@@ -234,7 +234,12 @@ def test_read_labels_fails_in_one_line_naming_the_key_and_what_exists(
             with_labels(lake_settings, table="t", id_column="client", label_column="outcome", positive="Yes"),
             r"^monitoring.labels.positive is 'Yes' but outcome of table t is int; set monitoring.labels.positive",
         ),
-        (lake_settings, r"^monitoring.labels is not set: name the table with the outcomes"),
+        (  # the example overlay names customers_truth: without it
+            lake_settings.model_copy(
+                update={"monitoring": lake_settings.monitoring.model_copy(update={"labels": None})}
+            ),
+            r"^monitoring.labels is not set: name the table with the outcomes",
+        ),
     ]
     for settings, message in cases:
         with pytest.raises(ConfigError, match=message) as raised:
