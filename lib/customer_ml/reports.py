@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -149,36 +150,37 @@ def psi_plot(values: Mapping[str, float], warn: float, alert: float, title: str,
     return _save(figure, path)
 
 
-def score_distribution_plot(current: np.ndarray, reference: np.ndarray | None, path: Path) -> Path:
+REFERENCE_COLOUR, CURRENT_COLOUR = "tab:grey", "tab:blue"
+
+
+def score_distribution_plot(current: np.ndarray, reference: np.ndarray | None, title: str, path: Path) -> Path:
     """Share of customers per twentieth of the score, current against the reference (when there is one)."""
     bins = len(current)
     centres = (np.arange(bins) + 0.5) / bins
     figure, axis = plt.subplots(figsize=(7, 4))
     width = 0.4 / bins
-    axis.bar(centres + width / 2, current / max(current.sum(), 1), width=width, label="this score date")
-    if reference is not None:
-        axis.bar(
-            centres - width / 2,
-            reference / max(reference.sum(), 1),
-            width=width,
-            label="reference (training test rows)",
-        )
-    axis.set(
-        xlabel="score (probability of the positive class)", ylabel="share of customers", title="Score distribution"
+    axis.bar(
+        centres + width / 2, current / max(current.sum(), 1), width=width, color=CURRENT_COLOUR, label="this score date"
     )
+    if reference is not None:
+        shares = reference / max(reference.sum(), 1)
+        axis.bar(centres - width / 2, shares, width=width, color=REFERENCE_COLOUR, label="training test rows")
+    axis.set(xlabel="score (probability of the positive class)", ylabel="share of customers", title=title)
     axis.legend(loc="upper right")
     return _save(figure, path)
 
 
-def segment_mix_plot(reference: Mapping[str, float], current: Mapping[str, float], path: Path) -> Path:
+def segment_mix_plot(reference: Mapping[str, float], current: Mapping[str, float], title: str, path: Path) -> Path:
     """Share of customers per segment, the segmenter's training rows against this score date."""
     names = sorted(set(reference) | set(current), key=lambda n: -reference.get(n, 0.0))
     positions = np.arange(len(names))
     figure, axis = plt.subplots(figsize=(7, 4))
-    axis.bar(positions - 0.2, [reference.get(n, 0.0) for n in names], width=0.4, label="segmenter training rows")
-    axis.bar(positions + 0.2, [current.get(n, 0.0) for n in names], width=0.4, label="this score date")
+    shares = [reference.get(n, 0.0) for n in names]
+    axis.bar(positions - 0.2, shares, width=0.4, color=REFERENCE_COLOUR, label="segmenter training rows")
+    shares = [current.get(n, 0.0) for n in names]
+    axis.bar(positions + 0.2, shares, width=0.4, color=CURRENT_COLOUR, label="this score date")
     axis.set_xticks(positions, names, rotation=20, ha="right")
-    axis.set(xlabel="segment", ylabel="share of customers", title="Segment mix")
+    axis.set(xlabel="segment", ylabel="share of customers", title=title)
     axis.legend(loc="upper right")
     return _save(figure, path)
 
@@ -186,12 +188,19 @@ def segment_mix_plot(reference: Mapping[str, float], current: Mapping[str, float
 def quality_plot(history: Sequence[tuple], path: Path) -> Path:
     """ROC AUC per score date (measured from labels, or estimated), with the training run's test figure."""
     figure, axis = plt.subplots(figsize=(7, 4))
-    dates = [row[0] for row in history]
-    axis.plot(dates, [row[2] for row in history], marker="o", label="ROC AUC on the score date")
+    for source, marker in (("measured", "o"), ("estimated", "s")):
+        points = [(row[0], row[2]) for row in history if row[1] == source]
+        if points:
+            label = "measured from outcomes" if source == "measured" else "estimated from the scores (CBPE)"
+            axis.plot(
+                *zip(*points, strict=True), marker=marker, linestyle="-" if source == "measured" else ":", label=label
+            )
     trained = [row[3] for row in history if row[3] is not None]
     if trained:
         axis.axhline(trained[-1], linestyle="--", color="grey", label=f"training test ROC AUC {trained[-1]:.3f}")
+    dates = [row[0] for row in history]
+    axis.set_xlim(min(dates) - dt.timedelta(days=20), max(dates) + dt.timedelta(days=20))
     axis.set(xlabel="score date", ylabel="ROC AUC", title="Model quality over score dates")
-    axis.legend(loc="lower left")
+    axis.legend(loc="best")
     figure.autofmt_xdate()
     return _save(figure, path)

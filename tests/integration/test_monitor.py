@@ -73,6 +73,23 @@ def test_monitor_is_quiet_on_the_training_rows_and_alerts_on_a_shifted_mix(
     assert table["quality_source"] == "estimated" and table["labelled_rows"] is None
     assert 0.5 <= table["roc_auc"] <= 1 and 0 < table["positive_rate"] < 1
 
+    # Judging the month before instead: region moved from it too; the training comparison is still written.
+    against_previous = scorer.call("monitor", "--score-date", "2026-02-28", "--baseline", "previous")
+    assert against_previous.code == 3 and "against score date 2026-01-31 (previous)" in against_previous.out
+    assert all("(consecutive)" in line for line in against_previous.out.splitlines() if line.startswith("ALERT "))
+    kinds = lake.read_table(spark, "monitoring_drift").where("score_date = DATE'2026-02-28'").select("drift_type")
+    assert {r[0] for r in kinds.distinct().collect()} == {"baseline", "consecutive"}
+    for baseline, message in (
+        (
+            "customers_validated@99",
+            "cannot read customers_validated@99 for monitoring: customers_validated's versions "
+            "are 0 to 0; pass one of them",
+        ),
+        ("nosuch@0", "cannot read nosuch@0 for monitoring: there is no table nosuch in the lake"),
+    ):
+        wrong = scorer.call("monitor", "--score-date", "2026-02-28", "--baseline", baseline)
+        assert wrong.code == 2 and wrong.err[-1] == f"customer-ml: error: {message}", wrong.err[-1]
+
     never = scorer.call("monitor", "--score-date", "2030-01-01")
     assert never.code == 2 and never.err[-1] == (
         "customer-ml: error: nothing scored for 2030-01-01 in scored_customers: run `customer-ml score --score-date "

@@ -148,13 +148,20 @@ def baseline(settings: Settings, chosen: str, found: Models) -> Baseline | None:
 
 
 def read(spark: SparkSession, snapshot: Snapshot) -> DataFrame:
-    """The snapshot's rows (time travel); a version that no longer exists is named with the fix."""
+    """The snapshot's rows (time travel); a table or version that is not there is named with the fix."""
+    if not lake.table_exists(spark, snapshot.table):
+        raise CustomerMLError(f"cannot read {snapshot} for monitoring: there is no table {snapshot.table} in the lake")
+    latest = lake.history(spark, snapshot.table, limit=1)[0]["version"]
+    if snapshot.version > latest:
+        raise CustomerMLError(
+            f"cannot read {snapshot} for monitoring: {snapshot.table}'s versions are 0 to {latest}; pass one of them"
+        )
     try:
         return lake.read_table(spark, snapshot.table, version=snapshot.version)
     except CustomerMLError as error:
         raise CustomerMLError(
-            f"cannot read {snapshot} for monitoring ({error}); a vacuumed or overwritten version cannot be read: "
-            "pass another --baseline TABLE@VERSION"
+            f"cannot read {snapshot} for monitoring ({error}); a vacuumed version cannot be read: pass a later "
+            "--baseline TABLE@VERSION"
         ) from None
 
 

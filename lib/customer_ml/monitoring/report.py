@@ -94,10 +94,13 @@ def draw(spark: SparkSession, settings: Settings, result: MonitorResult, date: S
         title = f"PSI per feature, {result.score_date} vs {features[0].reference}"
         paths.append(reports.psi_plot(values, levels.warn, levels.alert, title, folder / "psi_by_feature.png"))
     current = _score_histogram(date.partition)
-    paths.append(reports.score_distribution_plot(current, _reference_scores(result), folder / "score_distribution.png"))
+    title = f"Score distribution, {result.score_date}"
+    paths.append(
+        reports.score_distribution_plot(current, _reference_scores(result), title, folder / "score_distribution.png")
+    )
     mix = _segment_mix(result, date.partition)
     if mix:
-        paths.append(reports.segment_mix_plot(*mix, folder / "segment_mix.png"))
+        paths.append(reports.segment_mix_plot(*mix, f"Segment mix, {result.score_date}", folder / "segment_mix.png"))
     history = _quality_history(spark, settings)
     if history:
         paths.append(reports.quality_plot(history, folder / "quality_over_score_dates.png"))

@@ -32,6 +32,7 @@ from customer_ml.monitoring.policy import (
     drift_alerts,
     fit_alert,
     quality_alert,
+    status,
 )
 from customer_ml.monitoring.profile import TABLE_ROW, ProfileRow, profile
 from customer_ml.monitoring.quality_check import ModelQuality, model_quality
@@ -64,6 +65,8 @@ class MonitorResult:
     profile: list[ProfileRow]
     segment_fit: float | None  # current mean distance to the centres / training's
     quality: ModelQuality | None
+    fit_status: str  # ok, warn or alert against monitoring.segment_fit
+    quality_status: str  # ok, warn or alert of the ROC AUC drop against monitoring.quality_drop
     alerts: list[Alert]
     run_id: str | None
     reports: str
@@ -82,7 +85,11 @@ def run(
     with stage("monitor") as record:
         date = inputs.scored_date(spark, settings, score_date)
         found = inputs.models(settings, date.partition)
-        base = inputs.baseline(settings, baseline, found)
+        # `previous` judges the consecutive drift; the training comparison is still made (when the training run
+        # recorded its input), so that a run replacing the date's rows does not lose it.
+        base = (
+            inputs.baseline(settings, baseline, found) if baseline != PREVIOUS else _training_or_none(settings, found)
+        )
         previous = inputs.previous_date(spark, settings, date.day)
         if baseline == PREVIOUS and previous is None:
             raise CustomerMLError(
@@ -126,6 +133,8 @@ def run(
             profiled,
             fit,
             quality,
+            status(fit, settings.monitoring.segment_fit),
+            status(quality.roc_auc_drop if quality else None, settings.monitoring.quality_drop),
             alerts,
             None,
             "",
@@ -337,6 +346,14 @@ def _quality_alert(quality: ModelQuality | None, settings: Settings) -> Alert | 
     return quality_alert(quality.roc_auc_drop, quality.metric_name, settings.monitoring)
 
 
+def _training_or_none(settings: Settings, found: Models) -> Baseline | None:
+    try:
+        return inputs.baseline(settings, TRAINING, found)
+    except CustomerMLError as error:
+        logger.info("monitor: no training baseline (%s): consecutive drift only", error)
+        return None
+
+
 def _replace_report(result: MonitorResult, run_id: str | None, folder: str) -> MonitorResult:
     return replace(result, run_id=run_id, reports=folder)
 
@@ -349,17 +366,20 @@ def summary(result: MonitorResult) -> list[str]:
         if r.slice_key is None and r.drift_type == ("consecutive" if result.baseline == PREVIOUS else "baseline")
     ]
     counts = ", ".join(f"{sum(s == name for s in judged)} {name}" for name in ("ok", "warn", "alert"))
-    against = f"{result.reference} ({result.baseline})" if result.reference else f"score date {result.previous}"
+    if result.baseline == PREVIOUS:
+        against = f"score date {result.previous} (previous)"
+    else:
+        against = f"{result.reference}" + (" (training)" if result.baseline == TRAINING else "")
     parts = [f"monitored {result.score_date}: {len(judged)} statistics of {result.current} against {against}: {counts}"]
-    if result.previous and result.reference:
+    if result.previous and result.baseline != PREVIOUS:
         parts.append(f"consecutive drift against {result.previous}")
     if result.segment_fit is not None:
-        parts.append(f"segment fit {result.segment_fit:.2f}x training")
+        parts.append(f"segment fit {result.segment_fit:.2f}x training ({result.fit_status})")
     if result.quality is not None and result.quality.roc_auc is not None:
         trained = result.quality.training.get("test_roc_auc")
         parts.append(
             f"{result.quality.metric_name} {result.quality.roc_auc:.3f}"
-            + (f" (training {trained:.3f})" if trained is not None else "")
+            + (f" (training {trained:.3f}; {result.quality_status})" if trained is not None else "")
         )
     parts.append(f"{len(result.alerts)} alert(s); plots in {result.reports}")
     return ["; ".join(parts)] + [
