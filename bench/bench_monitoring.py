@@ -61,9 +61,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--work", type=Path, default=None, help="keep the lake here; reuse it when it is set up")
+    parser.add_argument("--set", action="append", default=[], help="a settings override, e.g. monitoring.x=y")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
-    settings = load_settings("local", overrides=[f"project.work_dir={work}", *FAST], overlays=(EXAMPLE_OVERLAY,))
+    overrides = [f"project.work_dir={work}", *FAST, *args.set]
+    settings = load_settings("local", overrides=overrides, overlays=(EXAMPLE_OVERLAY,))
     spark = get_spark(settings)
     started = time.perf_counter()
     if not (work / "ready").exists():

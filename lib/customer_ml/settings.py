@@ -482,6 +482,7 @@ class MonitoringSettings(_Section):
     profile_table: str = "monitoring_profile"
     columns: list[str] = Field(default_factory=list)
     slices: list[str] = Field(default_factory=lambda: ["segment_name"])
+    compare_slices: bool = True
     top_categories: int = Field(default=10, ge=1)
     psi: Levels = Field(default_factory=lambda: Levels(warn=0.1, alert=0.25))
     js: Levels = Field(default_factory=lambda: Levels(warn=0.1, alert=0.2))

@@ -183,7 +183,9 @@ def _slicing(
 ) -> list[Slicing]:
     """The configured slices drift is compared by: segment_name (the segmenter that scored the date applied to
     both sides, its values those the date has) and input columns with at most MAX_SLICE_VALUES values."""
-    found = []
+    found: list[Slicing] = []
+    if not settings.monitoring.compare_slices:
+        return found
     for name in settings.monitoring.slices:
         if name == SEGMENT_COLUMN:
             if segments is not None:
