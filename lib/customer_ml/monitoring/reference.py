@@ -19,18 +19,8 @@ from pyspark.sql import functions as F
 
 from customer_ml.errors import MonitoringError
 from customer_ml.monitoring.aggregates import count_bins, finite
-from customer_ml.monitoring.divergence import (
-    EMPTY_BIN_EPSILON,
-    BinnedValues,
-    align_categories,
-    chi_square_p,
-    coarsen,
-    grid_ks,
-    grid_wasserstein,
-    js_distance,
-    psi,
-)
-from customer_ml.monitoring.stats import DECILES, GRID_QUANTILES, DriftStat
+from customer_ml.monitoring.divergence import EMPTY_BIN_EPSILON, BinnedValues
+from customer_ml.monitoring.stats import DECILES, GRID_QUANTILES, DriftStat, categorical_stat, numeric_stat
 
 SCORE_REFERENCE = "score_reference.json"
 """The artifact of a classifier's training run holding its test scores as a StoredNumeric."""
@@ -109,29 +99,11 @@ def numeric_drift(
     the stored grid (its error bound widens where current values crowd into one stored bin), one aggregation."""
     tagged = current.select(F.lit(CURRENT).alias("_side"), finite(column).alias("_n0"))
     table = count_bins(tagged, [stored.edges], 0)
-    rows, nulls = table.rows(CURRENT, 0), table.nulls(CURRENT, 0)
-    if rows == 0:
+    if table.rows(CURRENT, 0) == 0:
         raise MonitoringError(f"{name}: the current frame has no rows")
-    binned = table.binned(CURRENT, 0, len(stored.edges))
-    reference_psi = coarsen(stored.edges, stored.binned.counts, stored.deciles) + [stored.nulls]
-    current_psi = coarsen(stored.edges, binned.counts, stored.deciles) + [nulls]
-    ks = wasserstein = None
-    if rows > nulls and sum(stored.binned.counts):
-        ks = grid_ks(stored.edges, stored.binned, binned)
-        wasserstein = grid_wasserstein(stored.edges, stored.binned, binned) if stored.std else None
-    return DriftStat(
-        column=name,
-        kind="numeric",
-        reference_rows=stored.rows,
-        current_rows=rows,
-        reference_null_share=stored.nulls / stored.rows,
-        current_null_share=nulls / rows,
-        psi=psi(reference_psi, current_psi, epsilon),
-        ks=ks.value if ks else None,
-        ks_error=ks.error_bound if ks else None,
-        wasserstein=wasserstein.value / stored.std if wasserstein else None,
-        wasserstein_error=wasserstein.error_bound / stored.std if wasserstein else None,
-    )
+    binned = (stored.binned, table.binned(CURRENT, 0, len(stored.edges)))
+    nulls = (stored.nulls, table.nulls(CURRENT, 0))
+    return numeric_stat(name, stored.edges, binned, nulls, stored.deciles, stored.std, epsilon)
 
 
 def categorical_drift(
@@ -140,23 +112,11 @@ def categorical_drift(
     current: Mapping[str | None, int],
     epsilon: float = EMPTY_BIN_EPSILON,
 ) -> DriftStat:
-    """Two category mixes (rows per category, None for the rows without one): PSI, JS distance, chi-square p;
-    a category only one side has is its own bin."""
-    reference_rows, current_rows = sum(reference.values()), sum(current.values())
-    if not reference_rows or not current_rows:
+    """Two category mixes (rows per category, None for the rows without one), e.g. a stored segment mix and a
+    score date's: `categorical_stat`, with a one-line error when a side has no rows."""
+    if not sum(reference.values()) or not sum(current.values()):
         raise MonitoringError(f"{name}: a category mix needs rows on both sides")
-    _, reference_counts, current_counts = align_categories(reference, current)
-    return DriftStat(
-        column=name,
-        kind="categorical",
-        reference_rows=reference_rows,
-        current_rows=current_rows,
-        reference_null_share=reference.get(None, 0) / reference_rows,
-        current_null_share=current.get(None, 0) / current_rows,
-        psi=psi(reference_counts, current_counts, epsilon),
-        js=js_distance(reference_counts, current_counts),
-        chi2_p=chi_square_p(reference_counts, current_counts),
-    )
+    return categorical_stat(name, reference, current, epsilon)
 
 
 def _lower_quantile(values: np.ndarray, cumulative: np.ndarray, probability: float) -> float:

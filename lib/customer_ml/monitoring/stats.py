@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,6 +44,7 @@ from customer_ml.monitoring.aggregates import (
 )
 from customer_ml.monitoring.divergence import (
     EMPTY_BIN_EPSILON,
+    BinnedValues,
     align_categories,
     chi_square_p,
     coarsen,
@@ -214,11 +215,11 @@ def sliced_drift(
             found.append([])
             continue
         stats = [
-            _numeric_stat(name, i, summaries, grids[i], table, rows, deciles, epsilon, pair)
+            _numeric_stat(name, i, summaries, grids[i], table, deciles, epsilon, pair)
             for i, name in enumerate(numeric_cols)
         ]
         stats += [
-            _categorical_stat(name, len(numeric_cols) + j, table, rows, epsilon, pair)
+            categorical_stat(name, *(table.categories(side, len(numeric_cols) + j) for side in pair), epsilon)
             for j, name in enumerate(categorical_cols)
         ]
         found.append(stats)
@@ -249,50 +250,74 @@ def _numeric_stat(
     summaries: list[Summary],
     edges: list[float],
     table: BinTable,
-    rows: list[int],
     deciles: list[int],
     epsilon: float,
     pair: tuple[int, int] = SIDES,
 ) -> DriftStat:
-    binned = [table.binned(side, index, len(edges)) for side in pair]
-    nulls = [table.nulls(side, index) for side in pair]
-    counted = [rows[side] for side in pair]
     reference = summaries[pair[0]].columns[index]
     decile_edges = _on_grid([reference.quantiles[i] for i in deciles], edges) if reference.quantiles else []
-    psi_counts = [coarsen(edges, binned[k].counts, decile_edges) + [nulls[k]] for k in (0, 1)]
-    ks = wasserstein = None
-    if all(counted[k] > nulls[k] for k in (0, 1)):
-        ks = grid_ks(edges, binned[0], binned[1])
-        if reference.std:
-            wasserstein = grid_wasserstein(edges, binned[0], binned[1])
-    return DriftStat(
-        column=name,
-        kind="numeric",
-        reference_rows=counted[0],
-        current_rows=counted[1],
-        reference_null_share=nulls[0] / counted[0],
-        current_null_share=nulls[1] / counted[1],
-        psi=psi(psi_counts[0], psi_counts[1], epsilon),
-        ks=ks.value if ks else None,
-        ks_error=ks.error_bound if ks else None,
-        wasserstein=wasserstein.value / reference.std if wasserstein else None,
-        wasserstein_error=wasserstein.error_bound / reference.std if wasserstein else None,
+    return numeric_stat(
+        name,
+        edges,
+        (table.binned(pair[0], index, len(edges)), table.binned(pair[1], index, len(edges))),
+        (table.nulls(pair[0], index), table.nulls(pair[1], index)),
+        decile_edges,
+        reference.std,
+        epsilon,
     )
 
 
-def _categorical_stat(
-    name: str, index: int, table: BinTable, rows: list[int], epsilon: float, pair: tuple[int, int] = SIDES
+def numeric_stat(
+    name: str,
+    edges: Sequence[float],
+    binned: tuple[BinnedValues, BinnedValues],
+    nulls: tuple[int, int],
+    decile_edges: Sequence[float],
+    reference_std: float | None,
+    epsilon: float = EMPTY_BIN_EPSILON,
 ) -> DriftStat:
-    reference, current = (table.categories(side, index) for side in pair)
+    """A numeric column's DriftStat from both sides' values binned over `edges` and their null rows: PSI over
+    `decile_edges` (each one of `edges`) plus the null bin, KS and Wasserstein-1 / `reference_std` on the grid (None
+    when a side has no values, Wasserstein also without a std)."""
+    rows = [int(sum(binned[k].counts)) + nulls[k] for k in (0, 1)]
+    psi_counts = [coarsen(edges, binned[k].counts, decile_edges) + [nulls[k]] for k in (0, 1)]
+    ks = wasserstein = None
+    if all(rows[k] > nulls[k] for k in (0, 1)):
+        ks = grid_ks(edges, *binned)
+        if reference_std:
+            wasserstein = grid_wasserstein(edges, *binned)
+    return DriftStat(
+        column=name,
+        kind="numeric",
+        reference_rows=rows[0],
+        current_rows=rows[1],
+        reference_null_share=nulls[0] / rows[0],
+        current_null_share=nulls[1] / rows[1],
+        psi=psi(psi_counts[0], psi_counts[1], epsilon),
+        ks=ks.value if ks else None,
+        ks_error=ks.error_bound if ks else None,
+        wasserstein=wasserstein.value / reference_std if wasserstein else None,
+        wasserstein_error=wasserstein.error_bound / reference_std if wasserstein else None,
+    )
+
+
+def categorical_stat(
+    name: str,
+    reference: Mapping[str | None, int],
+    current: Mapping[str | None, int],
+    epsilon: float = EMPTY_BIN_EPSILON,
+) -> DriftStat:
+    """A categorical column's DriftStat from both sides' rows per category (None holds the nulls): PSI, JS
+    distance, chi-square p; a category only one side has is its own bin."""
+    rows = [sum(reference.values()), sum(current.values())]
     _, reference_counts, current_counts = align_categories(reference, current)
-    counted = [rows[side] for side in pair]
     return DriftStat(
         column=name,
         kind="categorical",
-        reference_rows=counted[0],
-        current_rows=counted[1],
-        reference_null_share=reference.get(None, 0) / counted[0],
-        current_null_share=current.get(None, 0) / counted[1],
+        reference_rows=rows[0],
+        current_rows=rows[1],
+        reference_null_share=reference.get(None, 0) / rows[0],
+        current_null_share=current.get(None, 0) / rows[1],
         psi=psi(reference_counts, current_counts, epsilon),
         js=js_distance(reference_counts, current_counts),
         chi2_p=chi_square_p(reference_counts, current_counts),
