@@ -72,6 +72,11 @@ class Models:
     segmenter_fit: float | None  # mean distance to the assigned centre over the segmenter's training rows
 
 
+def judged_drift_type(baseline: str) -> str:
+    """The drift type a run with this baseline alerts on: consecutive for `previous`, else baseline."""
+    return "consecutive" if baseline == PREVIOUS else "baseline"
+
+
 def parse_baseline(text: str) -> str:
     """`training`, `previous` or `TABLE@VERSION`, else a one-line error with the forms."""
     if text in (TRAINING, PREVIOUS) or _TABLE_AT.match(text):

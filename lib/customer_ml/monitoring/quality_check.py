@@ -17,20 +17,35 @@ from customer_ml.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+FIGURES = ("roc_auc", "pr_auc", "recall", "precision", "positive_rate", "predicted_positive_rate")
+"""The quality figures the profile table and the monitoring run report, in that order."""
+
+
 @dataclass(frozen=True)
 class ModelQuality:
-    """Quality figures of one score date (None where undefined); `source` is `measured` or `estimated`."""
+    """A score date's quality figures (measured or estimated) beside the training run's test figures."""
 
-    source: str
-    rows: int
-    labelled_rows: int | None
-    roc_auc: float | None
-    pr_auc: float | None
-    recall: float | None
-    precision: float | None
-    positive_rate: float | None
-    predicted_positive_rate: float | None
+    figures: quality.Quality
     training: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """`measured` (from labels) or `estimated` (CBPE)."""
+        return self.figures.method
+
+    @property
+    def labelled_rows(self) -> int | None:
+        """The scored rows that got a label; None for an estimate (it rests on all rows)."""
+        return self.figures.labelled_rows if self.source == "measured" else None
+
+    def figure(self, name: str) -> float | None:
+        """One of FIGURES; None where it is undefined on these rows (NaN in `figures`)."""
+        value = getattr(self.figures, name)
+        return None if value is None or math.isnan(value) else float(value)
+
+    @property
+    def roc_auc(self) -> float | None:
+        return self.figure("roc_auc")
 
     @property
     def metric_name(self) -> str:
@@ -60,16 +75,4 @@ def model_quality(spark: SparkSession, settings: Settings, date: ScoredDate, fou
         if calibration is None:
             return None
         measured = quality.estimated_quality(date.partition, calibration, model.threshold)
-    return ModelQuality(
-        measured.method,
-        measured.rows,
-        measured.labelled_rows if measured.method == "measured" else None,
-        *[_figure(getattr(measured, name)) for name in ("roc_auc", "pr_auc", "recall", "precision")],
-        _figure(measured.positive_rate),
-        _figure(measured.predicted_positive_rate),
-        quality.training_quality(settings, model.run_id),
-    )
-
-
-def _figure(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
+    return ModelQuality(measured, quality.training_quality(settings, model.run_id))

@@ -20,6 +20,7 @@ from customer_ml.logs import job_context
 from customer_ml.monitoring.inputs import ScoredDate
 from customer_ml.monitoring.policy import SCORE_COLUMN, SEGMENT_COLUMN
 from customer_ml.monitoring.profile import TABLE_ROW
+from customer_ml.monitoring.quality_check import FIGURES
 from customer_ml.scoring import SCORE_DATE
 from customer_ml.settings import Settings
 
@@ -74,8 +75,8 @@ def figures(result: MonitorResult) -> dict[str, float]:
         found["segment_fit_ratio"] = result.segment_fit
     quality = result.quality
     if quality is not None:
-        for name in ("roc_auc", "pr_auc", "recall", "precision", "positive_rate", "predicted_positive_rate"):
-            value = getattr(quality, name)
+        for name in FIGURES:
+            value = quality.figure(name)
             if value is not None:
                 found[f"{quality.source}.{name}"] = float(value)
     return found
@@ -86,7 +87,7 @@ def draw(spark: SparkSession, settings: Settings, result: MonitorResult, date: S
     from customer_ml import reports
 
     paths = []
-    baseline = [r for r in result.records if r.slice_key is None and r.drift_type == _judged(result)]
+    baseline = [r for r in result.records if r.slice_key is None and r.drift_type == result.judged]
     features = [r for r in baseline if r.stat.column not in (SCORE_COLUMN, SEGMENT_COLUMN)]
     if features:
         values = {r.stat.column: r.stat.psi for r in features}
@@ -98,17 +99,13 @@ def draw(spark: SparkSession, settings: Settings, result: MonitorResult, date: S
     paths.append(
         reports.score_distribution_plot(current, _reference_scores(result), title, folder / "score_distribution.png")
     )
-    mix = _segment_mix(result, date.partition)
+    mix = _segment_mix(result)
     if mix:
         paths.append(reports.segment_mix_plot(*mix, f"Segment mix, {result.score_date}", folder / "segment_mix.png"))
     history = _quality_history(spark, settings)
     if history:
         paths.append(reports.quality_plot(history, folder / "quality_over_score_dates.png"))
     return paths
-
-
-def _judged(result: MonitorResult) -> str:
-    return "consecutive" if result.baseline == "previous" else "baseline"
 
 
 def _metric_name(column: str) -> str:
@@ -138,13 +135,12 @@ def _reference_scores(result: MonitorResult) -> np.ndarray | None:
     return np.bincount(index, weights=counts, minlength=SCORE_BINS)
 
 
-def _segment_mix(result: MonitorResult, partition: DataFrame) -> tuple[dict[str, float], dict[str, float]] | None:
+def _segment_mix(result: MonitorResult) -> tuple[dict[str, float], dict[str, float]] | None:
     """Reference and current shares per segment name (reference: the segmenter's training mix)."""
     reference = result.stored.segment_mix if result.stored else None
     if result.segmenter_version is None or not reference:
         return None
-    current = {str(r[0]): r[1] for r in partition.groupBy(SEGMENT_COLUMN).count().collect()}
-    return _shares(reference), _shares(current)
+    return _shares(reference), _shares({str(name): n for name, n in result.current_mix.items()})
 
 
 def _shares(counts: dict[str, int]) -> dict[str, float]:

@@ -30,6 +30,7 @@ from customer_ml.monitoring.policy import (
     Alert,
     DriftRecord,
     drift_alerts,
+    drift_status,
     fit_alert,
     quality_alert,
     status,
@@ -37,7 +38,7 @@ from customer_ml.monitoring.policy import (
 from customer_ml.monitoring.profile import TABLE_ROW, ProfileRow, profile
 from customer_ml.monitoring.quality_check import ModelQuality, model_quality
 from customer_ml.monitoring.reference import categorical_drift, numeric_drift
-from customer_ml.monitoring.stats import frame_drift, sliced_drift
+from customer_ml.monitoring.stats import category_counts, frame_drift, sliced_drift
 from customer_ml.session import bind_settings
 from customer_ml.settings import Settings
 
@@ -55,7 +56,6 @@ class MonitorResult:
     score_date: dt.date
     baseline: str
     current: inputs.Snapshot
-    reference: inputs.Snapshot | None
     stored: Baseline | None  # the baseline, with the training runs' stored score distribution and segment mix
     previous: dt.date | None
     classifier_version: str
@@ -68,8 +68,19 @@ class MonitorResult:
     fit_status: str  # ok, warn or alert against monitoring.segment_fit
     quality_status: str  # ok, warn or alert of the ROC AUC drop against monitoring.quality_drop
     alerts: list[Alert]
+    current_mix: dict[str | None, int] | None  # rows per segment name on the score date (None: no segmenter)
     run_id: str | None
     reports: str
+
+    @property
+    def reference(self) -> inputs.Snapshot | None:
+        """The features' baseline snapshot."""
+        return self.stored.features if self.stored else None
+
+    @property
+    def judged(self) -> str:
+        """The drift type alerts come from."""
+        return inputs.judged_drift_type(self.baseline)
 
 
 def run(
@@ -103,18 +114,19 @@ def run(
         bind_settings(spark, settings)
         current = inputs.read(spark, date.input)
         numeric, categorical = _columns(settings, found, current)
-        judged = "consecutive" if baseline == PREVIOUS else "baseline"
+        _check_slices(settings, current)  # before any Spark work
         segments = found.segmenter.load().model if found.segmenter else None
-        columns = Columns(numeric, categorical, _slicing(settings, segments, current, date.partition))
-        records = _baseline_drift(spark, base, date, found, current, columns) if base else []
+        mix = category_counts(date.partition, SEGMENT_COLUMN) if segments is not None else None
+        columns = Columns(numeric, categorical, _slicing(settings, segments, current, mix))
+        records = _baseline_drift(spark, base, date, found, current, columns, mix) if base else []
         if previous is not None:
             records += _consecutive_drift(spark, previous, date, found, current, columns)
         record.count("drift statistics", len(records))
         profiled = _profile(current, date.partition, numeric, categorical, segments, settings)
-        fit = _segment_fit(found, segments, current, settings)
+        fit = _segment_fit(found, segments, current, _rows(profiled), settings)
         quality = model_quality(spark, settings, date, found)
-        statuses = [tables.record_status(r, settings.monitoring) for r in records]
-        alerts = drift_alerts(records, judged, settings.monitoring)
+        statuses = [drift_status(r.stat, settings.monitoring) for r in records]
+        alerts = drift_alerts(records, inputs.judged_drift_type(baseline), settings.monitoring)
         alerts += [a for a in (fit_alert(fit, settings.monitoring), _quality_alert(quality, settings)) if a]
         with job_context(job="monitor", score_date=date.day.isoformat()):
             tables.write(spark, settings, date, found, profiled, records, statuses, alerts, quality, fit)
@@ -123,7 +135,6 @@ def run(
             date.day,
             baseline,
             date.input,
-            base.features if base else None,
             base,
             previous.day if previous else None,
             found.classifier.version,
@@ -136,11 +147,12 @@ def run(
             status(fit, settings.monitoring.segment_fit),
             status(quality.roc_auc_drop if quality else None, settings.monitoring.quality_drop),
             alerts,
+            mix,
             None,
             "",
         )
         run_id, folder = report.log(spark, settings, result, date)
-    return _replace_report(result, run_id, folder)
+    return replace(result, run_id=run_id, reports=folder)
 
 
 def _columns(settings: Settings, found: Models, current: DataFrame) -> tuple[list[str], list[str]]:
@@ -178,8 +190,18 @@ class Columns:
     slicing: list[Slicing]
 
 
+def _check_slices(settings: Settings, current: DataFrame) -> None:
+    """Every slice is an input column or segment_name, else a one-line error naming `monitoring.slices`."""
+    unknown = [s for s in settings.monitoring.slices if s != SEGMENT_COLUMN and s not in current.columns]
+    if unknown:
+        raise ConfigError(
+            f"monitoring.slices: {unknown} not among the scored input's columns ({sorted(current.columns)}) nor "
+            f"{SEGMENT_COLUMN}; name input columns"
+        )
+
+
 def _slicing(
-    settings: Settings, segments: PipelineModel | None, current: DataFrame, partition: DataFrame
+    settings: Settings, segments: PipelineModel | None, current: DataFrame, mix: dict[str | None, int] | None
 ) -> list[Slicing]:
     """The configured slices drift is compared by: segment_name (the segmenter that scored the date applied to
     both sides, its values those the date has) and input columns with at most MAX_SLICE_VALUES values."""
@@ -189,11 +211,8 @@ def _slicing(
     for name in settings.monitoring.slices:
         if name == SEGMENT_COLUMN:
             if segments is not None:
-                values = sorted(_category_counts(partition, SEGMENT_COLUMN), key=_value_order)
-                found.append(Slicing(name, values, _segmented(segments)))
+                found.append(Slicing(name, sorted(mix, key=_value_order), _segmented(segments)))
             continue
-        if name not in current.columns:
-            continue  # _profile names it
         column = F.col(quote(name)).cast("string")
         values = [r[0] for r in current.select(column).distinct().limit(MAX_SLICE_VALUES + 1).collect()]
         if len(values) > MAX_SLICE_VALUES:
@@ -216,7 +235,13 @@ def _segmented(segments: PipelineModel) -> Callable[[DataFrame], DataFrame]:
 
 
 def _baseline_drift(
-    spark: SparkSession, base: Baseline, date: ScoredDate, found: Models, current: DataFrame, columns: Columns
+    spark: SparkSession,
+    base: Baseline,
+    date: ScoredDate,
+    found: Models,
+    current: DataFrame,
+    columns: Columns,
+    mix: dict[str | None, int] | None,
 ) -> list[DriftRecord]:
     """The features against the baseline snapshot (by slice too); the score and the segment mix against the
     training runs'."""
@@ -226,8 +251,7 @@ def _baseline_drift(
         stat = numeric_drift(SCORE_COLUMN, base.scores, date.partition, SCORE_COLUMN)
         test_scores = f"{found.classifier.name} v{found.classifier.version} test scores"
         records.append(DriftRecord(stat, "baseline", test_scores, scored))
-    if base.segment_mix is not None:
-        mix = _category_counts(date.partition, SEGMENT_COLUMN)
+    if base.segment_mix is not None and mix is not None:
         stat = categorical_drift(SEGMENT_COLUMN, base.segment_mix, mix)
         reference_name = f"{found.segmenter.name} v{found.segmenter.version} training"
         records.append(DriftRecord(stat, "baseline", reference_name, scored))
@@ -288,10 +312,6 @@ def _shared(reference: DataFrame, numeric: list[str], categorical: list[str], na
     return [c for c in numeric if c not in missing], [c for c in categorical if c not in missing]
 
 
-def _category_counts(frame: DataFrame, column: str) -> dict[str | None, int]:
-    return {r[0]: r[1] for r in frame.groupBy(F.col(column).cast("string")).count().collect()}
-
-
 def _profile(
     current: DataFrame,
     partition: DataFrame,
@@ -304,28 +324,24 @@ def _profile(
     comes from the segmenter that scored the date, applied to its input row: the same segment scoring wrote, with
     no join of the input and the scored rows (a shuffle of both)."""
     config = settings.monitoring
-    unknown = [s for s in config.slices if s != SEGMENT_COLUMN and s not in current.columns]
-    if unknown:
-        raise ConfigError(
-            f"monitoring.slices: {unknown} not among the scored input's columns ({sorted(current.columns)}) nor "
-            f"{SEGMENT_COLUMN}; name input columns"
-        )
     slices = [s for s in config.slices if s != SEGMENT_COLUMN or segments is not None]
-    prepare = None
-    if SEGMENT_COLUMN in slices:
-        kept = [quote(c) for c in current.columns if c != SEGMENT_COLUMN]
-
-        def prepare(rows: DataFrame) -> DataFrame:
-            return segments.transform(rows.select(*kept)).select(*kept, SEGMENT_COLUMN)
-
+    prepare = _segmented(segments) if SEGMENT_COLUMN in slices else None
     profiled = profile(current, numeric, categorical, slices, config.top_categories, prepare=prepare)
     mix = [SEGMENT_COLUMN] if segments is not None else []
     scored = profile(partition, [SCORE_COLUMN], mix, mix if SEGMENT_COLUMN in slices else [], config.top_categories)
     return profiled + [row for row in scored if row.column_name != TABLE_ROW]
 
 
-def _segment_fit(found: Models, segments: PipelineModel | None, current: DataFrame, settings: Settings) -> float | None:
-    """Current mean distance to the assigned centre (on a sample) over the training run's; None without both."""
+def _rows(profiled: list[ProfileRow]) -> int:
+    """The input's rows, as the whole table's `:table` profile row counted them."""
+    return next(row.count for row in profiled if row.column_name == TABLE_ROW and row.slice_key is None)
+
+
+def _segment_fit(
+    found: Models, segments: PipelineModel | None, current: DataFrame, total: int, settings: Settings
+) -> float | None:
+    """Current mean distance to the assigned centre (on a sample of the `total` rows) over the training run's;
+    None without both."""
     from customer_ml.segmenter import model_fit
 
     if segments is None or not found.segmenter_fit:
@@ -337,7 +353,6 @@ def _segment_fit(found: Models, segments: PipelineModel | None, current: DataFra
             )
         return None
     rows = settings.monitoring.segment_fit_sample_rows
-    total = current.count()
     sample = current if total <= rows else current.sample(fraction=rows / total, seed=settings.segmenter.seed)
     return model_fit(segments, sample) / found.segmenter_fit
 
@@ -356,16 +371,12 @@ def _training_or_none(settings: Settings, found: Models) -> Baseline | None:
         return None
 
 
-def _replace_report(result: MonitorResult, run_id: str | None, folder: str) -> MonitorResult:
-    return replace(result, run_id=run_id, reports=folder)
-
-
 def summary(result: MonitorResult) -> list[str]:
     """What the run found, for stdout: one headline, then one line per alert."""
     judged = [
         s
         for r, s in zip(result.records, result.statuses, strict=True)
-        if r.slice_key is None and r.drift_type == ("consecutive" if result.baseline == PREVIOUS else "baseline")
+        if r.slice_key is None and r.drift_type == result.judged
     ]
     counts = ", ".join(f"{sum(s == name for s in judged)} {name}" for name in ("ok", "warn", "alert"))
     if result.baseline == PREVIOUS:

@@ -17,11 +17,11 @@ from pyspark.sql import types as T
 
 from customer_ml import lake
 from customer_ml.monitoring.inputs import Models, ScoredDate
-from customer_ml.monitoring.policy import Alert, DriftRecord, drift_status
+from customer_ml.monitoring.policy import Alert, DriftRecord
 from customer_ml.monitoring.profile import FREQUENT_ITEM, TABLE_ROW, ProfileRow
-from customer_ml.monitoring.quality_check import ModelQuality
+from customer_ml.monitoring.quality_check import FIGURES, ModelQuality
 from customer_ml.scoring import SCORE_DATE
-from customer_ml.settings import MonitoringSettings, Settings
+from customer_ml.settings import Settings
 
 GRANULARITY = "score date"
 
@@ -110,10 +110,6 @@ ALERT_SCHEMA = T.StructType(
 )
 
 
-def record_status(record: DriftRecord, config: MonitoringSettings) -> str:
-    return drift_status(record.stat, config)
-
-
 def write(
     spark: SparkSession,
     settings: Settings,
@@ -148,21 +144,15 @@ def _profile_row(
     row: ProfileRow, model_part: tuple, quality: ModelQuality | None, fit: float | None, day: dt.date
 ) -> tuple:
     whole_table = row.column_name == TABLE_ROW and row.slice_key is None
-    figures = (None,) * 10
+    figures: tuple = (None,) * (len(FIGURES) + 3)
     if whole_table and quality is not None:
         figures = (
             quality.source,
             quality.labelled_rows,
-            quality.roc_auc,
-            quality.pr_auc,
-            quality.recall,
-            quality.precision,
-            quality.positive_rate,
-            quality.predicted_positive_rate,
+            *[quality.figure(name) for name in FIGURES],
             quality.training.get("test_roc_auc"),
-            None,
         )
-    figures = (*figures[:-1], fit if whole_table else None)
+    figures = (*figures, fit if whole_table else None)
     items = [(str(item) if item is not None else None, int(n), float(share)) for item, n, share in row.frequent_items]
     return (
         GRANULARITY,
