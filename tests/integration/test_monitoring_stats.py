@@ -174,9 +174,9 @@ def test_frame_drift_runs_the_same_few_jobs_for_one_column_or_many(spark: SparkS
     many = spark_jobs(
         spark, "drift-many", lambda: frame_drift(reference, reference, [f"n{i}" for i in range(6)], ["a", "b"])
     )
-    # Rows per side, the quantile sketch, the numeric bins and (with categorical columns) the category counts: an
-    # aggregation each, each a shuffle map job and a result job under adaptive execution; not one per column.
-    assert (one, many) == (6, 8)
+    # Per frame: its row count (a shuffle map job and a result job under adaptive execution), its sample, and one
+    # counting pass for every column; not one per column.
+    assert (one, many) == (8, 8)
 
 
 def test_inputs_that_cannot_give_a_statistic_fail_with_what_to_fix(spark: SparkSession) -> None:

@@ -20,6 +20,7 @@ from customer_ml.monitoring.divergence import (
     grid_wasserstein,
     js_distance,
     psi,
+    regrid,
 )
 
 
@@ -88,6 +89,16 @@ def test_coarsen_sums_fine_bins_into_the_coarse_ones() -> None:
     assert coarsen([1.0, 2.0, 3.0, 4.0], [1, 2, 3, 4, 5], []) == [15]
     with pytest.raises(MonitoringError, match=r"coarse edges \[2.5\] are not among the fine edges"):
         coarsen([1.0, 2.0, 3.0], [1, 2, 3, 4], [2.5])
+
+
+def test_regrid_gives_what_binning_on_the_coarse_edges_gives() -> None:
+    values = np.random.default_rng(5).normal(0, 1, 2_000)
+    fine = sorted(np.quantile(values, np.linspace(0, 1, 101)).tolist())
+    coarse = fine[10::20]
+    merged, direct = regrid(fine, bin_values(values, fine), coarse), bin_values(values, coarse)
+    assert merged.counts == direct.counts
+    assert merged.sums == pytest.approx(direct.sums, rel=1e-12)
+    assert (merged.minimums, merged.maximums) == (direct.minimums, direct.maximums)
 
 
 def test_bin_values_uses_right_closed_bins() -> None:

@@ -1,4 +1,4 @@
-"""Monitoring: drift statistics computed with Spark aggregations (only per-bin counts reach the driver)."""
+"""Monitoring: drift statistics and profiles from one counting pass per frame (only per-bin counts reach the driver)."""
 
 from customer_ml.monitoring.divergence import EMPTY_BIN_EPSILON, chi_square_p, js_distance, psi
 from customer_ml.monitoring.stats import (

@@ -127,6 +127,23 @@ class BinnedValues:
     maximums: Sequence[float]
 
 
+def regrid(fine_edges: Sequence[float], binned: BinnedValues, edges: Sequence[float]) -> BinnedValues:
+    """`coarsen` for binned values: rows and sums added, minima and maxima kept, over `edges` (each a fine edge)."""
+    coarsen(fine_edges, binned.counts, edges)  # checks the edges
+    upper = np.append(np.asarray(fine_edges, dtype=float), np.inf)
+    index = np.searchsorted(np.asarray(edges, dtype=float), upper, side="left")
+    size = len(edges) + 1
+    minimums, maximums = np.full(size, np.nan), np.full(size, np.nan)
+    np.fmin.at(minimums, index, np.asarray(binned.minimums, dtype=float))
+    np.fmax.at(maximums, index, np.asarray(binned.maximums, dtype=float))
+    return BinnedValues(
+        np.bincount(index, weights=binned.counts, minlength=size).astype(np.int64).tolist(),
+        np.bincount(index, weights=binned.sums, minlength=size).tolist(),
+        minimums.tolist(),
+        maximums.tolist(),
+    )
+
+
 def bin_values(values: np.ndarray, edges: Sequence[float]) -> BinnedValues:
     """The same binning in numpy, for values already on the driver (and as the reference the Spark one is tested
     against). Nulls (nan) are left out."""

@@ -2,32 +2,25 @@
 metrics table holds (count, nulls, zeros, approximate distinct count, mean, std, min, max, median, quantiles, the
 most frequent categories with their shares), and a `:table` row per slice with its row count.
 
-Three Spark aggregations, whatever the number of columns: one over every row once per slice it belongs to (the
-whole table plus one slice per configured slice column), and over a sample of PROFILE_SKETCH_ROWS rows one for
-the quantiles and one for the category counts, of which only the top `top_categories` per column and slice reach
-the driver.
+From one measured frame (monitoring/scan.py: one pass over every row, all slices at once, and a sample of
+scan.SAMPLE_ROWS rows for the quantiles): counts, means, extremes and category counts are exact, the distinct
+count of a numeric column is a KMV estimate (exact below scan.SKETCH_SIZE values), the quantiles are the sample's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+import numpy as np
+from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from customer_ml.features import quote
-from customer_ml.monitoring.aggregates import finite, quantiles
+from customer_ml.monitoring import scan
 
 TABLE_ROW = ":table"
 """column_name of the table-level row (as in Lakehouse Monitoring)."""
 PROFILE_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-PROFILE_RELATIVE_ERROR = 1e-3
-"""Rank error of the profile's quantiles: a profile describes, the drift statistics measure (they use 1e-4)."""
-PROFILE_SKETCH_ROWS = 200_000
-"""Rows the profile's quantiles come from (a larger frame is sampled): they describe, within ~0.2 % of rank."""
 
 FREQUENT_ITEM = T.StructType(
     [
@@ -80,7 +73,7 @@ def profile(
     categorical: Sequence[str],
     slices: Sequence[str] = (),
     top: int = 10,
-    sketch_rows: int = PROFILE_SKETCH_ROWS,
+    sample_rows: int = scan.SAMPLE_ROWS,
     prepare: Callable[[DataFrame], DataFrame] | None = None,
 ) -> list[ProfileRow]:
     """Profile rows for every column, for the whole frame (slice_key None) and per value of each slice column.
@@ -91,122 +84,57 @@ def profile(
         categorical: columns profiled as categories (values as strings; the top `top` with their shares).
         slices: columns whose values slice the rows (a null value is its own slice).
         top: most frequent categories kept per column and slice.
-        sketch_rows: rows the quantiles and frequent items are estimated from (a larger frame is sampled, and a
-            frequent item's count is its share in the sample times the slice's rows); the other figures are
-            exact, the distinct counts approximate.
+        sample_rows: rows the quantiles are estimated from (a larger frame is sampled).
         prepare: what adds the slice columns (e.g. the segmenter), applied to the frame and, apart, to its
-            sample, so that the sample's passes do not run it over every row.
+            sample.
     """
-    prepare = prepare or (lambda rows: rows)
+    side = scan.Side(frame, numeric, categorical, slices, (), prepare)
+    return profile_rows(scan.measure([side], sample_rows=sample_rows)[0], numeric, categorical, top)
 
-    def sliced(rows: DataFrame) -> DataFrame:
-        return rows.select(
-            F.explode(F.array(_whole(), *[_slice(name) for name in slices])).alias("_s"),
-            *[finite(name).alias(f"_n{i}") for i, name in enumerate(numeric)],
-            *[F.col(quote(name)).cast("string").alias(f"_c{j}") for j, name in enumerate(categorical)],
-        ).select(
-            "_s.key", "_s.value", *[f"_n{i}" for i in range(len(numeric))], *[f"_c{j}" for j in range(len(categorical))]
-        )
 
-    summaries = (
-        sliced(prepare(frame)).groupBy("key", "value").agg(*_aggregates(len(numeric), len(categorical))).collect()
-    )
-    whole = next((r["_rows"] for r in summaries if r["key"] is None), 0)
-    sample = sliced(prepare(frame if whole <= sketch_rows else frame.sample(fraction=sketch_rows / whole, seed=17)))
-    quantiles_by_slice = _quantiles(sample, len(numeric)) if numeric else {}
+def profile_rows(
+    measured: scan.Measured, numeric: Sequence[str], categorical: Sequence[str], top: int = 10
+) -> list[ProfileRow]:
+    """The profile rows of a measured frame: per slice its `:table` row, then its numeric and categorical columns,
+    slices in (slice column, value) order after the whole frame."""
     rows: list[ProfileRow] = []
-    for summary in sorted(summaries, key=lambda r: (r["key"] or "", r["value"] or "")):
-        found = quantiles_by_slice.get((summary["key"], summary["value"]), {})
-        rows.append(ProfileRow(summary["key"], summary["value"], TABLE_ROW, "table", summary["_rows"]))
-        rows += [_numeric_row(summary, i, name, found.get(i)) for i, name in enumerate(numeric)]
-        rows += [_categorical_row(summary, j, name) for j, name in enumerate(categorical)]
-    if categorical:
-        _attach_frequent(rows, sample, categorical, top)
+    for key in sorted(measured.counts, key=lambda k: (k[0] or "", k[1] or "")):
+        found = measured.counts[key]
+        rows.append(ProfileRow(*key, TABLE_ROW, "table", found.rows))
+        values = measured.values.get(key, {})
+        rows += [_numeric_row(key, found, name, values.get(name)) for name in numeric]
+        rows += [_categorical_row(key, found, name, top) for name in categorical]
     return rows
 
 
-def _quantiles(sample: DataFrame, numeric: int) -> dict[tuple[str | None, str | None], dict[int, list[float] | None]]:
-    """Per slice, each numeric column's PROFILE_QUANTILES, from the sample."""
-    found = sample.groupBy("key", "value").agg(
-        *[quantiles(f"_n{i}", PROFILE_QUANTILES, PROFILE_RELATIVE_ERROR).alias(f"_q{i}") for i in range(numeric)]
-    )
-    return {
-        (row["key"], row["value"]): {i: list(row[f"_q{i}"]) if row[f"_q{i}"] else None for i in range(numeric)}
-        for row in found.collect()
-    }
-
-
-def _whole() -> Column:
-    return F.struct(F.lit(None).cast("string").alias("key"), F.lit(None).cast("string").alias("value"))
-
-
-def _slice(name: str) -> Column:
-    return F.struct(F.lit(name).alias("key"), F.col(quote(name)).cast("string").alias("value"))
-
-
-def _aggregates(numeric: int, categorical: int) -> list[Column]:
-    aggregates = [F.count(F.lit(1)).alias("_rows")]
-    for i in range(numeric):
-        value = F.col(f"_n{i}")
-        aggregates += [
-            F.count(value).alias(f"_count{i}"),
-            F.count(F.when(value == 0, 1)).alias(f"_zeros{i}"),
-            F.approx_count_distinct(value).alias(f"_distinct{i}"),
-            F.avg(value).alias(f"_avg{i}"),
-            F.stddev_samp(value).alias(f"_std{i}"),
-            F.min(value).alias(f"_min{i}"),
-            F.max(value).alias(f"_max{i}"),
-        ]
-    for j in range(categorical):
-        value = F.col(f"_c{j}")
-        aggregates += [F.count(value).alias(f"_ccount{j}"), F.approx_count_distinct(value).alias(f"_cdistinct{j}")]
-    return aggregates
-
-
-def _numeric_row(summary: Any, i: int, name: str, found: list[float] | None) -> ProfileRow:
-    rows = summary["_rows"]
+def _numeric_row(key: scan.Slice, found: scan.SliceCounts, name: str, values: np.ndarray | None) -> ProfileRow:
+    column = found.numeric[name]
     return ProfileRow(
-        summary["key"],
-        summary["value"],
+        *key,
         name,
         "numeric",
-        rows,
-        num_nulls=rows - summary[f"_count{i}"],
-        num_zeros=summary[f"_zeros{i}"],
-        distinct_count=summary[f"_distinct{i}"],
-        avg=summary[f"_avg{i}"],
-        stddev=summary[f"_std{i}"],
-        min=summary[f"_min{i}"],
-        max=summary[f"_max{i}"],
-        quantiles=found,
+        found.rows,
+        num_nulls=column.nulls,
+        num_zeros=column.zeros,
+        distinct_count=column.distinct,
+        avg=column.average,
+        stddev=column.std,
+        min=column.minimum if column.count else None,
+        max=column.maximum if column.count else None,
+        quantiles=scan.quantiles(values, PROFILE_QUANTILES) if values is not None else None,
     )
 
 
-def _categorical_row(summary: Any, j: int, name: str) -> ProfileRow:
-    rows = summary["_rows"]
+def _categorical_row(key: scan.Slice, found: scan.SliceCounts, name: str, top: int) -> ProfileRow:
+    """Counts per category are exact: the top `top` (a null is an item; ties in item order, null first)."""
+    categories = found.categorical[name]
+    ranked = sorted(categories.items(), key=lambda item: (-item[1], item[0] is not None, item[0] or ""))[:top]
     return ProfileRow(
-        summary["key"],
-        summary["value"],
+        *key,
         name,
         "categorical",
-        rows,
-        num_nulls=rows - summary[f"_ccount{j}"],
-        distinct_count=summary[f"_cdistinct{j}"],
+        found.rows,
+        num_nulls=categories.get(None, 0),
+        distinct_count=sum(1 for value in categories if value is not None),
+        frequent_items=[(value, rows, rows / found.rows) for value, rows in ranked],
     )
-
-
-def _attach_frequent(rows: list[ProfileRow], sample: DataFrame, categorical: Sequence[str], top: int) -> None:
-    """Fill each categorical row's frequent_items: its `top` most frequent values in the sample (null included),
-    with their share there and that share of the slice's rows as the count."""
-    entries = [F.struct(F.lit(j).alias("column"), F.col(f"_c{j}").alias("item")) for j in range(len(categorical))]
-    counts = (
-        sample.select("key", "value", F.inline(F.array(*entries)))
-        .groupBy("key", "value", "column", "item")
-        .agg(F.count(F.lit(1)).alias("n"))
-        .withColumn("share", F.col("n") / F.sum("n").over(Window.partitionBy("key", "value", "column")))
-    )
-    rank = F.row_number().over(Window.partitionBy("key", "value", "column").orderBy(F.desc("n"), F.asc("item")))
-    by_row = {(r.slice_key, r.slice_value, r.column_name): r for r in rows}
-    for found in counts.withColumn("_rank", rank).where(F.col("_rank") <= top).orderBy("_rank").collect():
-        row = by_row[(found["key"], found["value"], categorical[found["column"]])]
-        row.frequent_items.append((found["item"], round(found["share"] * row.count), found["share"]))

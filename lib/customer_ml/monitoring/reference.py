@@ -3,8 +3,9 @@
 The classifier's test scores (distinct scores with their row counts, already on the driver when training
 evaluates) become a `StoredNumeric`: the 1000-quantile grid of monitoring/stats.py with per-bin rows, value sums,
 minima and maxima, the deciles, the std. That is all PSI, KS and Wasserstein need of the reference side, so
-`numeric_drift` bins only the current frame (one Spark aggregation) and compares it with the stored side exactly as
-`frame_drift` compares two frames. The segment mix is a `dict` of counts per segment name (`categorical_drift`).
+`numeric_drift` bins only the current frame (one counting pass) and compares it with the stored side exactly as
+`frame_drift` compares two frames (or, when that frame is counted anyway, its finer bins are merged onto the
+stored grid: `stored_drift`). The segment mix is a `dict` of counts per segment name (`categorical_drift`).
 """
 
 from __future__ import annotations
@@ -15,17 +16,14 @@ from typing import Any
 
 import numpy as np
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from customer_ml.errors import MonitoringError
-from customer_ml.monitoring.aggregates import count_bins, finite
-from customer_ml.monitoring.divergence import EMPTY_BIN_EPSILON, BinnedValues
+from customer_ml.monitoring import scan
+from customer_ml.monitoring.divergence import EMPTY_BIN_EPSILON, BinnedValues, regrid
 from customer_ml.monitoring.stats import DECILES, GRID_QUANTILES, DriftStat, categorical_stat, numeric_stat
 
 SCORE_REFERENCE = "score_reference.json"
 """The artifact of a classifier's training run holding its test scores as a StoredNumeric."""
-CURRENT = 1
-"""The side `count_bins` files the current frame's rows under (0 is the reference's)."""
 
 
 @dataclass(frozen=True)
@@ -96,14 +94,30 @@ def numeric_drift(
     name: str, stored: StoredNumeric, current: DataFrame, column: str, epsilon: float = EMPTY_BIN_EPSILON
 ) -> DriftStat:
     """`column` of `current` against a stored distribution: PSI over the stored deciles, KS and Wasserstein-1 over
-    the stored grid (its error bound widens where current values crowd into one stored bin), one aggregation."""
-    tagged = current.select(F.lit(CURRENT).alias("_side"), finite(column).alias("_n0"))
-    table = count_bins(tagged, [stored.edges], 0)
-    if table.rows(CURRENT, 0) == 0:
+    the stored grid (its error bound widens where current values crowd into one stored bin), one pass."""
+    found = scan.count(current, scan.Layout((column,), (), grids={column: tuple(stored.edges)})).get(scan.WHOLE)
+    if found is None:
         raise MonitoringError(f"{name}: the current frame has no rows")
-    binned = (stored.binned, table.binned(CURRENT, 0, len(stored.edges)))
-    nulls = (stored.nulls, table.nulls(CURRENT, 0))
-    return numeric_stat(name, stored.edges, binned, nulls, stored.deciles, stored.std, epsilon)
+    counted = found.numeric[column]
+    return stored_drift(name, stored, stored.edges, counted.binned(), counted.nulls, epsilon)
+
+
+def stored_drift(
+    name: str,
+    stored: StoredNumeric,
+    edges: Sequence[float],
+    binned: BinnedValues,
+    nulls: int,
+    epsilon: float = EMPTY_BIN_EPSILON,
+) -> DriftStat:
+    """A column counted over `edges` (which hold every stored edge) against a stored distribution: the counts are
+    merged onto the stored grid first."""
+    if not int(sum(binned.counts)) + nulls:
+        raise MonitoringError(f"{name}: the current frame has no rows")
+    current = regrid(edges, binned, stored.edges)
+    return numeric_stat(
+        name, stored.edges, (stored.binned, current), (stored.nulls, nulls), stored.deciles, stored.std, epsilon
+    )
 
 
 def categorical_drift(
