@@ -6,6 +6,9 @@ commit); the models that scored it; the baseline: by default the exact table ver
 (time travel) plus the test-score distribution and segment mix its training runs stored. Writes, each replacing
 the score date's partition in one commit: `monitoring.profile_table`, `monitoring.drift_table`,
 `monitoring.alerts_table`. Then plots and an MLflow run in the `<project>_monitoring` experiment (monitoring/report.py).
+
+Each frame (the date's input, the baseline snapshot, the previous date's input, both scored partitions) is read
+for a sample and then once to count (monitoring/scan.py); every comparison and the profile come from those counts.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pyspark.sql import functions as F
 from customer_ml.errors import ConfigError, CustomerMLError
 from customer_ml.features import quote
 from customer_ml.logs import job_context, stage
-from customer_ml.monitoring import inputs, report, tables
+from customer_ml.monitoring import inputs, report, scan, tables
 from customer_ml.monitoring.inputs import PREVIOUS, TRAINING, Baseline, Models, ScoredDate
 from customer_ml.monitoring.policy import (
     SCORE_COLUMN,
@@ -35,10 +38,10 @@ from customer_ml.monitoring.policy import (
     quality_alert,
     status,
 )
-from customer_ml.monitoring.profile import TABLE_ROW, ProfileRow, profile
+from customer_ml.monitoring.profile import TABLE_ROW, ProfileRow, profile_rows
 from customer_ml.monitoring.quality_check import ModelQuality, model_quality
-from customer_ml.monitoring.reference import categorical_drift, numeric_drift
-from customer_ml.monitoring.stats import category_counts, frame_drift, sliced_drift
+from customer_ml.monitoring.reference import categorical_drift, stored_drift
+from customer_ml.monitoring.stats import compare, grid_probabilities
 from customer_ml.session import bind_settings
 from customer_ml.settings import Settings
 
@@ -116,14 +119,19 @@ def run(
         numeric, categorical = _columns(settings, found, current)
         _check_slices(settings, current)  # before any Spark work
         segments = found.segmenter.load().model if found.segmenter else None
-        mix = category_counts(date.partition, SEGMENT_COLUMN) if segments is not None else None
-        columns = Columns(numeric, categorical, _slicing(settings, segments, current, mix))
-        records = _baseline_drift(spark, base, date, found, current, columns, mix) if base else []
+        columns = Columns(numeric, categorical, *_slices(settings, segments, current))
+        features = _measure_features(spark, columns, current, base, previous)
+        scores = _measure_scores(date, previous, base, columns, found.segmenter is not None)
+        mix = scores[0].counts[scan.WHOLE].categorical[SEGMENT_COLUMN] if found.segmenter else None
+        records = _baseline_drift(base, date, found, columns, features, scores) if base else []
         if previous is not None:
-            records += _consecutive_drift(spark, previous, date, found, current, columns)
+            records += _consecutive_drift(previous, date, found, columns, features, scores)
         record.count("drift statistics", len(records))
-        profiled = _profile(current, date.partition, numeric, categorical, segments, settings)
-        fit = _segment_fit(found, segments, current, _rows(profiled), settings)
+        top = settings.monitoring.top_categories
+        profiled = profile_rows(features[0], numeric, categorical, top)
+        scored_columns = ([SCORE_COLUMN], [SEGMENT_COLUMN] if found.segmenter else [])
+        profiled += [row for row in profile_rows(scores[0], *scored_columns, top) if row.column_name != TABLE_ROW]
+        fit = _segment_fit(found, segments, current, features[0].rows, settings)
         quality = model_quality(spark, settings, date, found)
         statuses = [drift_status(r.stat, settings.monitoring) for r in records]
         alerts = drift_alerts(records, inputs.judged_drift_type(baseline), settings.monitoring)
@@ -175,19 +183,15 @@ def _columns(settings: Settings, found: Models, current: DataFrame) -> tuple[lis
 
 
 @dataclass(frozen=True)
-class Slicing:
-    """A slice column, the values compared one by one, and what adds the column to a frame that lacks it."""
-
-    column: str
-    values: list[str | None]
-    prepare: Callable[[DataFrame], DataFrame]
-
-
-@dataclass(frozen=True)
 class Columns:
+    """The monitored features, the slice columns profiled, those drift is compared by, and what adds the segment
+    column to the input rows (None without a segmenter among the slices)."""
+
     numeric: list[str]
     categorical: list[str]
-    slicing: list[Slicing]
+    slices: list[str]
+    compared: list[str]
+    prepare: Callable[[DataFrame], DataFrame] | None
 
 
 def _check_slices(settings: Settings, current: DataFrame) -> None:
@@ -200,26 +204,23 @@ def _check_slices(settings: Settings, current: DataFrame) -> None:
         )
 
 
-def _slicing(
-    settings: Settings, segments: PipelineModel | None, current: DataFrame, mix: dict[str | None, int] | None
-) -> list[Slicing]:
-    """The configured slices drift is compared by: segment_name (the segmenter that scored the date applied to
-    both sides, its values those the date has) and input columns with at most MAX_SLICE_VALUES values."""
-    found: list[Slicing] = []
-    if not settings.monitoring.compare_slices:
-        return found
-    for name in settings.monitoring.slices:
-        if name == SEGMENT_COLUMN:
-            if segments is not None:
-                found.append(Slicing(name, sorted(mix, key=_value_order), _segmented(segments)))
-            continue
-        column = F.col(quote(name)).cast("string")
-        values = [r[0] for r in current.select(column).distinct().limit(MAX_SLICE_VALUES + 1).collect()]
-        if len(values) > MAX_SLICE_VALUES:
-            logger.warning("monitor: slice %s has over %d values: profiled, not compared", name, MAX_SLICE_VALUES)
-            continue
-        found.append(Slicing(name, sorted(values, key=_value_order), lambda rows: rows))
-    return found
+def _slices(
+    settings: Settings, segments: PipelineModel | None, current: DataFrame
+) -> tuple[list[str], list[str], Callable[[DataFrame], DataFrame] | None]:
+    """The configured slices (segment_name only with a segmenter), those drift is compared by (with
+    `compare_slices`: segment_name, and input columns with at most MAX_SLICE_VALUES values), and the segmenter as
+    what adds segment_name to input rows."""
+    config = settings.monitoring
+    slices = [s for s in config.slices if s != SEGMENT_COLUMN or segments is not None]
+    compared = []
+    for name in slices if config.compare_slices else []:
+        if name != SEGMENT_COLUMN:
+            column = F.col(quote(name)).cast("string")
+            if current.select(column).distinct().limit(MAX_SLICE_VALUES + 1).count() > MAX_SLICE_VALUES:
+                logger.warning("monitor: slice %s has over %d values: profiled, not compared", name, MAX_SLICE_VALUES)
+                continue
+        compared.append(name)
+    return slices, compared, _segmented(segments) if segments is not None and SEGMENT_COLUMN in slices else None
 
 
 def _value_order(value: str | None) -> tuple[bool, str]:
@@ -234,24 +235,66 @@ def _segmented(segments: PipelineModel) -> Callable[[DataFrame], DataFrame]:
     return prepare
 
 
-def _baseline_drift(
+def _measure_features(
     spark: SparkSession,
+    columns: Columns,
+    current: DataFrame,
+    base: Baseline | None,
+    previous: ScoredDate | None,
+) -> list[scan.Measured]:
+    """The input of the score date (every slice), then the baseline snapshot and the previous date's input (the
+    columns and compared slices they have), each counted in one pass over one shared grid per column."""
+    sides = [
+        scan.Side(current, columns.numeric, columns.categorical, columns.slices, columns.compared, columns.prepare)
+    ]
+    for snapshot in (base.features if base else None, previous.input if previous else None):
+        if snapshot is None:
+            continue
+        frame = inputs.read(spark, snapshot)
+        numeric, categorical = _shared(frame, columns.numeric, columns.categorical, str(snapshot))
+        compared = [c for c in columns.compared if c == SEGMENT_COLUMN or c in frame.columns]
+        for name in sorted(set(columns.compared) - set(compared)):
+            logger.warning("monitor: %s has no column %s: not compared by it", snapshot, name)
+        prepare = columns.prepare if SEGMENT_COLUMN in compared else None
+        sides.append(scan.Side(frame, numeric, categorical, compared, compared, prepare))
+    return scan.measure(sides, grid_probabilities())
+
+
+def _measure_scores(
+    date: ScoredDate, previous: ScoredDate | None, base: Baseline | None, columns: Columns, segmented: bool
+) -> list[scan.Measured]:
+    """The scored partition of the date, then the previous date's: score and segment by segment, on one grid that
+    holds the training run's stored score grid too (so the date's bins merge onto it)."""
+    mix = [SEGMENT_COLUMN] if segmented else []
+    slices = [c for c in mix if c in columns.slices]
+    by = [c for c in slices if c in columns.compared]
+    sides = [scan.Side(date.partition, [SCORE_COLUMN], mix, slices, by)]
+    if previous is not None:
+        sides.append(scan.Side(previous.partition, [SCORE_COLUMN], mix, by, by))
+    stored = {SCORE_COLUMN: base.scores.edges} if base is not None and base.scores is not None else None
+    return scan.measure(sides, grid_probabilities(), extra_edges=stored)
+
+
+def _baseline_drift(
     base: Baseline,
     date: ScoredDate,
     found: Models,
-    current: DataFrame,
     columns: Columns,
-    mix: dict[str | None, int] | None,
+    features: list[scan.Measured],
+    scores: list[scan.Measured],
 ) -> list[DriftRecord]:
     """The features against the baseline snapshot (by slice too); the score and the segment mix against the
     training runs'."""
-    records = _feature_drift(spark, "baseline", base.features, date, current, columns)
+    records = _feature_drift("baseline", base.features, date, columns, features[0], features[1])
     scored = f"score date {date.day}"
     if base.scores is not None:
-        stat = numeric_drift(SCORE_COLUMN, base.scores, date.partition, SCORE_COLUMN)
+        counted = scores[0].counts[scan.WHOLE].numeric[SCORE_COLUMN]
+        grid = scores[0].grids[SCORE_COLUMN]
+        stat = stored_drift(SCORE_COLUMN, base.scores, grid, counted.binned(), counted.nulls)
         test_scores = f"{found.classifier.name} v{found.classifier.version} test scores"
         records.append(DriftRecord(stat, "baseline", test_scores, scored))
-    if base.segment_mix is not None and mix is not None:
+    if base.segment_mix is not None and found.segmenter is not None:
+        mix = scores[0].counts[scan.WHOLE].categorical[SEGMENT_COLUMN]
         stat = categorical_drift(SEGMENT_COLUMN, base.segment_mix, mix)
         reference_name = f"{found.segmenter.name} v{found.segmenter.version} training"
         records.append(DriftRecord(stat, "baseline", reference_name, scored))
@@ -259,49 +302,55 @@ def _baseline_drift(
 
 
 def _consecutive_drift(
-    spark: SparkSession, previous: ScoredDate, date: ScoredDate, found: Models, current: DataFrame, columns: Columns
+    previous: ScoredDate,
+    date: ScoredDate,
+    found: Models,
+    columns: Columns,
+    features: list[scan.Measured],
+    scores: list[scan.Measured],
 ) -> list[DriftRecord]:
     """The features, the score and the segment mix against the previous score date's (the score by segment too)."""
-    records = _feature_drift(spark, "consecutive", previous.input, date, current, columns)
+    records = _feature_drift("consecutive", previous.input, date, columns, features[0], features[-1])
     mix = [SEGMENT_COLUMN] if found.segmenter is not None else []
-    segments = next((s for s in columns.slicing if s.column == SEGMENT_COLUMN), None)
-    by = (SEGMENT_COLUMN, segments.values) if segments else (None, [])
-    scored = sliced_drift(previous.partition, date.partition, [SCORE_COLUMN], mix, *by)
     names = (f"score date {previous.day}", f"score date {date.day}")
-    records += [DriftRecord(s, "consecutive", *names) for s in scored[0]]
-    for value, stats in zip(by[1], scored[1:], strict=True):
-        score = [s for s in stats if s.column == SCORE_COLUMN]
-        records += [DriftRecord(s, "consecutive", *names, SEGMENT_COLUMN, value) for s in score]
+    keys = _keys(scores[0], [c for c in columns.compared if c == SEGMENT_COLUMN])
+    found_stats = compare(scores[1], scores[0], [SCORE_COLUMN], mix, keys)
+    records += [DriftRecord(s, "consecutive", *names) for s in found_stats[0]]
+    for key, stats in zip(keys[1:], found_stats[1:], strict=True):
+        records += [DriftRecord(s, "consecutive", *names, *key) for s in stats if s.column == SCORE_COLUMN]
     return records
 
 
 def _feature_drift(
-    spark: SparkSession,
     drift_type: str,
     snapshot: inputs.Snapshot,
     date: ScoredDate,
-    current: DataFrame,
     columns: Columns,
+    current: scan.Measured,
+    reference: scan.Measured,
 ) -> list[DriftRecord]:
-    """The features of `current` against a snapshot (those it has), for the whole table and each slice."""
-    reference = inputs.read(spark, snapshot)
-    numeric, categorical = _shared(reference, columns.numeric, columns.categorical, str(snapshot))
+    """The features of the date's input against a snapshot's (those it has), for the whole table and each
+    compared slice it has."""
+    numeric = [c for c in columns.numeric if c in reference.counts.get(scan.WHOLE, scan.SliceCounts()).numeric]
+    categorical = [
+        c for c in columns.categorical if c in reference.counts.get(scan.WHOLE, scan.SliceCounts()).categorical
+    ]
+    keys = _keys(current, [c for c in columns.compared if any(key[0] == c for key in reference.counts)])
     names = (str(snapshot), str(date.input))
-    if not columns.slicing:
-        return [DriftRecord(s, drift_type, *names) for s in frame_drift(reference, current, numeric, categorical)]
-    records: list[DriftRecord] = []
-    for k, slicing in enumerate(columns.slicing):
-        if slicing.column != SEGMENT_COLUMN and slicing.column not in reference.columns:
-            logger.warning("monitor: %s has no column %s: not compared by it", snapshot, slicing.column)
-            continue
-        found = sliced_drift(
-            slicing.prepare(reference), slicing.prepare(current), numeric, categorical, slicing.column, slicing.values
-        )
-        if k == 0:
-            records += [DriftRecord(s, drift_type, *names) for s in found[0]]
-        for value, stats in zip(slicing.values, found[1:], strict=True):
-            records += [DriftRecord(s, drift_type, *names, slicing.column, value) for s in stats]
-    return records
+    found = compare(reference, current, numeric, categorical, keys)
+    return [
+        DriftRecord(stat, drift_type, *names, *(key if key != scan.WHOLE else ()))
+        for key, stats in zip(keys, found, strict=True)
+        for stat in stats
+    ]
+
+
+def _keys(current: scan.Measured, compared: list[str]) -> list[scan.Slice]:
+    """The whole frame, then each compared slice column's values on the score date, in value order (null last)."""
+    keys = [scan.WHOLE]
+    for column in compared:
+        keys += sorted((key for key in current.counts if key[0] == column), key=lambda key: _value_order(key[1]))
+    return keys
 
 
 def _shared(reference: DataFrame, numeric: list[str], categorical: list[str], name: str) -> tuple[list[str], list[str]]:
@@ -310,31 +359,6 @@ def _shared(reference: DataFrame, numeric: list[str], categorical: list[str], na
     if missing:
         logger.warning("monitor: %s has no column(s) %s: no drift for them", name, missing)
     return [c for c in numeric if c not in missing], [c for c in categorical if c not in missing]
-
-
-def _profile(
-    current: DataFrame,
-    partition: DataFrame,
-    numeric: list[str],
-    categorical: list[str],
-    segments: PipelineModel | None,
-    settings: Settings,
-) -> list[ProfileRow]:
-    """The input's columns per slice, and the score and segment from the scored partition. A customer's segment
-    comes from the segmenter that scored the date, applied to its input row: the same segment scoring wrote, with
-    no join of the input and the scored rows (a shuffle of both)."""
-    config = settings.monitoring
-    slices = [s for s in config.slices if s != SEGMENT_COLUMN or segments is not None]
-    prepare = _segmented(segments) if SEGMENT_COLUMN in slices else None
-    profiled = profile(current, numeric, categorical, slices, config.top_categories, prepare=prepare)
-    mix = [SEGMENT_COLUMN] if segments is not None else []
-    scored = profile(partition, [SCORE_COLUMN], mix, mix if SEGMENT_COLUMN in slices else [], config.top_categories)
-    return profiled + [row for row in scored if row.column_name != TABLE_ROW]
-
-
-def _rows(profiled: list[ProfileRow]) -> int:
-    """The input's rows, as the whole table's `:table` profile row counted them."""
-    return next(row.count for row in profiled if row.column_name == TABLE_ROW and row.slice_key is None)
 
 
 def _segment_fit(
