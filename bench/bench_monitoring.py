@@ -5,8 +5,9 @@
 Setup (not timed): both models trained on 100,000 generated customers; a reference base of ROWS customers
 (seed 1) and a current one (seed 2), both in `customers` (versions 1 and 2), the current one scored. Then, in the
 same session, timed: one plain Spark scan reading the monitored columns of both versions (a count per column; the
-floor any monitoring pays), and the monitor stage with `--baseline customers@1` (profile per segment, drift,
-score and segment-mix drift, segment fit, estimated quality, three table writes, plots, the MLflow run).
+floor any monitoring pays; run twice, the second, warm, counts), and the monitor stage with `--baseline
+customers@1` (profile per segment, drift by segment, score and segment-mix drift, segment fit, quality measured
+from the truth table, three table writes, plots, the MLflow run).
 Goal: monitor under 60 s on 2 cores and at most 3x the plain scan.
 """
 
@@ -79,12 +80,19 @@ def main() -> None:
     print(f"setup (not timed): {time.perf_counter() - started:.0f} s; master={spark.sparkContext.master}", flush=True)
 
     columns = [c for c in lake.read_table(spark, "customers").columns if c not in ("customer_id", "is_affluent")]
-    started = time.perf_counter()
-    for version in (1, 2):
-        lake.read_table(spark, "customers", version=version).agg(*[F.count(c) for c in columns]).collect()
-    lake.read_table(spark, "scored_customers").agg(F.count("score"), F.count("segment_name")).collect()
-    scan = time.perf_counter() - started
-    print(f"plain scan of {len(columns)} columns of both versions and the scores: {scan:6.1f} s", flush=True)
+    scans = []
+    for _ in range(2):  # the first also warms the JVM up, as the monitor's run is warm too: the second counts
+        started = time.perf_counter()
+        for version in (1, 2):
+            lake.read_table(spark, "customers", version=version).agg(*[F.count(c) for c in columns]).collect()
+        lake.read_table(spark, "scored_customers").agg(F.count("score"), F.count("segment_name")).collect()
+        scans.append(time.perf_counter() - started)
+    scan = scans[-1]
+    print(
+        f"plain scan of {len(columns)} columns of both versions and the scores: {scan:6.1f} s "
+        f"(first, cold: {scans[0]:.1f} s)",
+        flush=True,
+    )
 
     phases = Phases()
     logging.getLogger("customer_ml").addHandler(phases)
