@@ -146,8 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", parents=[common], help="a pipeline of stages (conf pipelines:) in one Spark session, e.g. run all"
     )
-    run.add_argument("pipeline", help="a name under pipelines: (all, train, score, or your own)")
+    run.add_argument("pipeline", help="a name under pipelines: (monthly, retrain, full, all, or your own)")
     run.add_argument("--score-date", type=_date, default=None, help="for the score stage (default today, UTC)")
+    run.add_argument(
+        "--from",
+        dest="start_from",
+        default=None,
+        metavar="TASK",
+        help="resume at this task: the tasks before it (in run order) count as done",
+    )
     run.set_defaults(handler=_run)
 
     sql = commands.add_parser("sql", parents=[common], help="run SQL over the lake tables and summary views")
@@ -527,18 +534,29 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when every task that ran succeeded, 2 when one failed (its dependents skipped, the others run), 3
+    when a monitor task alerted and no `when: alert` task ran for it."""
     from customer_ml import pipeline
     from customer_ml.session import get_spark
 
-    tasks = pipeline.tasks_of(settings, args.pipeline)  # an unknown pipeline or stage fails before Spark starts
-    sys.stdout.write(f"run {args.pipeline}: {' -> '.join(tasks)}\n")
+    order = pipeline.plan(settings, args.pipeline)  # an unknown pipeline, stage or dependency fails before Spark
+    graph = ", ".join(f"{name} <- {'+'.join(task.depends_on)}" if task.depends_on else name for name, task in order)
+    sys.stdout.write(f"run {args.pipeline}: {graph}\n")
 
     def report(result: pipeline.TaskResult) -> None:
-        sys.stdout.write(f"  {result.task:17s}{result.seconds:7.1f} s  {result.summary}\n")
+        lines = result.summary.splitlines() or [""]
+        status = "" if result.status == pipeline.SUCCEEDED else f"{result.status.upper()}: "
+        sys.stdout.write(f"  {result.task:20s}{result.seconds:7.1f} s  {status}{lines[0]}\n")
+        sys.stdout.writelines(f"  {'':27s}  {line}\n" for line in lines[1:])
         sys.stdout.flush()
 
-    pipeline.run(get_spark(settings), settings, args.pipeline, score_date=args.score_date, report=report)
-    return 0
+    spark = get_spark(settings)
+    done = pipeline.run(
+        spark, settings, args.pipeline, score_date=args.score_date, start_from=args.start_from, report=report
+    )
+    if done.failed:
+        raise pipeline.failure(done)
+    return 3 if done.unhandled_alert else 0
 
 
 def _sql(args: argparse.Namespace, settings: Settings) -> int:

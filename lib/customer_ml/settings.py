@@ -473,6 +473,30 @@ class LabelsSettings(_Section):
         return id_column, label_column, positive
 
 
+class PipelineTask(_Section):
+    """One task of a pipeline: the stage it runs (default: the task's own name), the tasks it waits for, and when
+    it runs: `always`, or `alert`: only when a task it depends on (a monitor) raised an alert."""
+
+    stage: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    when: Literal["always", "alert"] = "always"
+
+
+class PipelineSettings(_Section):
+    """A pipeline: its tasks by name, a graph through `depends_on`. A plain list of stages is a chain."""
+
+    tasks: dict[str, PipelineTask]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _chain(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {"tasks": {name: {"depends_on": value[i - 1 : i]} for i, name in enumerate(value)}}
+        if isinstance(value, dict) and isinstance(value.get("tasks"), dict):
+            return {**value, "tasks": {name: task or {} for name, task in value["tasks"].items()}}
+        return value
+
+
 class MonitoringSettings(_Section):
     """`customer-ml monitor`: the tables it writes, what it compares, the levels that warn or alert, and where late
     outcomes are (`labels`; null: the classifier's quality is estimated from its calibrated scores)."""
@@ -513,7 +537,8 @@ class Settings(_Section):
     segmenter: SegmenterSettings = Field(default_factory=SegmenterSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
-    pipelines: dict[str, list[str]] = Field(default_factory=dict)
+    pipelines: dict[str, PipelineSettings] = Field(default_factory=dict)
+    pipeline_runs_table: str = "pipeline_runs"
 
     @model_validator(mode="after")
     def _implied_tables(self) -> Settings:
@@ -533,6 +558,7 @@ class Settings(_Section):
             self.monitoring.profile_table,
             self.segmenter.profiles_table,
             self.synthetic.truth_table,
+            self.pipeline_runs_table,
         }
         for name, table in list(self.tables.items()):
             if name in outputs or name.endswith(("_validated", "_quarantine")):

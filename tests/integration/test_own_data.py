@@ -145,7 +145,7 @@ def test_run_a_pipeline_of_stages_in_one_session(tmp_path: Path, capsys: pytest.
     assert cli.main(command(work, None, *init, "--output", str(overlay))) == 0
     assert cli.main(command(work, overlay, "--set", "pipelines.load=[ingest, validate]", "run", "load")) == 0
     out = capsys.readouterr().out
-    assert "run load: ingest -> validate" in out
+    assert "run load: ingest, validate <- ingest" in out
     assert "60 rows into customers (version 0)" in out and "60 validated, 0 quarantined" in out
     assert cli.main(command(work, overlay, "run", "nope")) == 2
     assert "no pipeline 'nope'" in capsys.readouterr().err
