@@ -1,8 +1,10 @@
 """`customer-ml demo`: the whole chain on a synthetic base in one Spark session, timed stage by stage.
 
-generate → validate → train-classifier → train-segmenter → score → segment summary and top candidates, then
-where everything is (MLflow UI command, Data Docs, tables). The stages are the library functions
-the jobs call; one session instead of one per stage saves a JVM start (~10 s) and an import of GX per stage.
+The example's `demo` pipeline (generate → validate → train-classifier, train-segmenter → score → monitor, as
+`customer-ml run demo` runs it, each task in pipeline_runs), the segment summary and top candidates, a second
+month drifted and monitored, then where everything is (MLflow UI command, Data Docs, tables). The stages are the
+library functions the jobs call; one session instead of one per stage saves a JVM start (~10 s) and an import of
+GX per stage.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from customer_ml import classifier, scoring, segmenter, sql, tracking
+from customer_ml import pipeline, scoring, sql, tracking
 from customer_ml.data import generate
 from customer_ml.monitoring import stage as monitoring
 from customer_ml.session import get_spark
@@ -38,14 +40,23 @@ def run(settings: Settings, rows: int) -> str:
     warm = threading.Thread(target=_warm_up, args=(settings,), daemon=True)
     warm.start()
     spark = timed("spark session", lambda: get_spark(settings))
-    generated = timed("generate", lambda: generate.run(spark, settings, rows=rows))
-    warm.join()
-    report = timed("validate", lambda: validation.run(spark, settings, settings.synthetic.table))
-    # One after the other: side by side in two threads they competed for the 2 cores and took longer (measured).
-    trained = timed("train-classifier", lambda: classifier.run(spark, settings))
-    segments = timed("train-segmenter", lambda: segmenter.run(spark, settings))
     first, second = _score_dates()
-    scored = timed("score", lambda: scoring.run(spark, settings, score_date=first))
+    settings = settings.model_copy(update={"synthetic": settings.synthetic.model_copy(update={"rows": rows})})
+
+    def finished(result: pipeline.TaskResult) -> None:
+        timings.append((result.task, result.seconds))
+        if result.task == "generate":
+            warm.join()
+
+    # The first month is the example's `demo` pipeline (customer-ml run demo): generate → validate → both models
+    # → score → monitor, each task's outcome in pipeline_runs. One task at a time: side by side in two threads the
+    # models competed for the 2 cores and took longer (measured).
+    done = pipeline.run(spark, settings, "demo", score_date=first, report=finished)
+    if done.failed:
+        raise pipeline.failure(done)
+    outcome = {r.task: r.outcome.result for r in done.results if r.outcome is not None}
+    generated, report, trained = outcome["generate"], outcome["validate"], outcome["train-classifier"]
+    segments, scored, quiet = outcome["train-segmenter"], outcome["score"], outcome["monitor"]
     summary = sql.query(
         spark,
         settings,
@@ -60,7 +71,6 @@ def run(settings: Settings, rows: int) -> str:
         "FROM top_candidates ORDER BY candidate_rank",
     )
     top_text = sql.show(top, 10).rstrip()
-    quiet = timed("monitor", lambda: monitoring.run(spark, settings, score_date=first))
     # Next month's base has moved (`generate --drift 1`): three columns and the segment mix. Monitoring says so.
     timed(
         "generate drifted", lambda: generate.run(spark, settings, rows=rows, seed=settings.synthetic.seed + 1, drift=1)
@@ -99,6 +109,7 @@ def run(settings: Settings, rows: int) -> str:
         f"  Data Docs (GX)    {report.data_docs}",
         f"  lake tables       {settings.lake_root}",
         '  SQL               .venv/bin/customer-ml sql "SELECT * FROM segment_summary"',
+        '  pipeline runs     .venv/bin/customer-ml sql "SELECT task, status, seconds, summary FROM pipeline_runs"',
         "",
         "Seconds per stage:",
         *[f"  {name:18s}{seconds:7.1f}" for name, seconds in timings],

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
@@ -64,6 +65,7 @@ class TaskOutcome:
     output_table: str | None = None
     output_version: int | None = None
     alert: bool = False
+    result: Any = field(default=None, repr=False, compare=False)  # the stage's own result, for callers in Python
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def _generate(spark: SparkSession, settings: Settings, score_date: dt.date | Non
         rows_out=result.rows,
         output_table=table,
         output_version=result.customers_version,
+        result=result,
     )
 
 
@@ -138,6 +141,7 @@ def _validate(spark: SparkSession, settings: Settings, score_date: dt.date | Non
         input_version=_latest_version(spark, table),
         output_table=validated,
         output_version=_latest_version(spark, validated),
+        result=report,
     )
 
 
@@ -153,6 +157,7 @@ def _train_classifier(spark: SparkSession, settings: Settings, score_date: dt.da
         input_version=result.input_version,
         output_table=result.model_name,
         output_version=int(result.version),
+        result=result,
     )
 
 
@@ -167,6 +172,7 @@ def _train_segmenter(spark: SparkSession, settings: Settings, score_date: dt.dat
         input_version=result.input_version,
         output_table=result.model_name,
         output_version=int(result.version),
+        result=result,
     )
 
 
@@ -183,6 +189,7 @@ def _score(spark: SparkSession, settings: Settings, score_date: dt.date | None) 
         input_version=result.input_version,
         output_table=settings.scoring.scored_table,
         output_version=result.scored_version,
+        result=result,
     )
 
 
@@ -198,6 +205,7 @@ def _monitor(spark: SparkSession, settings: Settings, score_date: dt.date | None
         output_table=settings.monitoring.drift_table,
         output_version=_latest_version(spark, settings.monitoring.drift_table),
         alert=bool(result.alerts),
+        result=result,
     )
 
 
