@@ -150,14 +150,10 @@ def _train_classifier(spark: SparkSession, settings: Settings, score_date: dt.da
 
     result = classifier.run(spark, settings)
     role = "champion" if result.promotion.promoted else "challenger"
-    return TaskOutcome(
+    return _trained(
         f"{result.model_name} v{result.version} ({result.winner}, {role}): test ROC AUC "
         f"{result.metrics['test_roc_auc']:.3f}, PR AUC {result.metrics['test_pr_auc']:.3f}",
-        input_table=result.input_table,
-        input_version=result.input_version,
-        output_table=result.model_name,
-        output_version=int(result.version),
-        result=result,
+        result,
     )
 
 
@@ -166,8 +162,15 @@ def _train_segmenter(spark: SparkSession, settings: Settings, score_date: dt.dat
 
     result = segmenter.run(spark, settings)
     role = "champion" if result.promotion.promoted else f"challenger: {result.promotion.reason}"
+    return _trained(
+        f"{result.model_name} v{result.version} ({role}): k = {result.k}, silhouette {result.silhouette:.3f}", result
+    )
+
+
+def _trained(summary: str, result: Any) -> TaskOutcome:
+    """A training task's outcome: the table version it read in, the model version it registered out."""
     return TaskOutcome(
-        f"{result.model_name} v{result.version} ({role}): k = {result.k}, silhouette {result.silhouette:.3f}",
+        summary,
         input_table=result.input_table,
         input_version=result.input_version,
         output_table=result.model_name,
