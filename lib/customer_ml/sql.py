@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
 
 from customer_ml.errors import CustomerMLError
 from customer_ml.lake import register_views
@@ -170,7 +171,11 @@ def show(frame: DataFrame, limit: int, output: Path | None = None) -> str:
 
 def _to_pandas(frame: DataFrame) -> Any:
     """The rows as pandas, without the warning pyspark gives about its Arrow path before it re-raises a query's
-    runtime error (the CLI reports that error in one line)."""
+    runtime error (the CLI reports that error in one line); integer columns with nulls as pandas' Int64."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return frame.toPandas()
+        rows = frame.toPandas()
+    for index, field in enumerate(frame.schema.fields):  # an integer column with nulls stays integers, not 4000.0
+        if isinstance(field.dataType, T.IntegralType) and rows.iloc[:, index].dtype.kind == "f":
+            rows.isetitem(index, rows.iloc[:, index].astype("Int64"))
+    return rows

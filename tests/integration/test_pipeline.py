@@ -109,6 +109,19 @@ def test_a_task_graph_fails_resumes_and_retrains_on_an_alert(
     assert str(scored["score_date"]) == "2026-10-31" and scored["seconds"] > 0
     failed = table.where(F.col("status") == "failed").first()
     assert failed["task"] == "score" and failed["error"] and failed["summary"] is None
+    query = "SELECT task, rows_in, rows_out FROM pipeline_runs WHERE task = 'monitor' ORDER BY started_at LIMIT 2"
+    assert cli.main(command(work, overlay, "sql", query)) == 0  # integers with nulls print as integers
+    assert capsys.readouterr().out.split() == [
+        "task",
+        "rows_in",
+        "rows_out",
+        "monitor",
+        "<NA>",
+        "<NA>",
+        "monitor",
+        "800",
+        "<NA>",
+    ]
     alerted = table.where(F.col("task") == "monitor").orderBy("started_at").select("alert").collect()
     assert [r["alert"] for r in alerted] == [False, True, False, True]  # skipped, alerting, quiet, alerting
 
