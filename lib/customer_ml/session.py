@@ -59,17 +59,28 @@ def get_spark(settings: Settings) -> SparkSession:
     Raises:
         SparkSetupError: Java missing, or `lake.engine: spark` without the Delta classes.
     """
-    if settings.spark.master:
-        spark = _local_session(settings)
-    else:
-        spark = SparkSession.builder.getOrCreate()
-        for key, value in _runtime_conf(settings).items():
-            spark.conf.set(key, value)
-    spark.sparkContext.setLogLevel(settings.spark.log_level)
+    spark = _local_session(settings) if settings.spark.master else _submitted_session(settings)
+    if not is_connect(spark):  # over Spark Connect the server keeps its own log level
+        spark.sparkContext.setLogLevel(settings.spark.log_level)
     engine = _choose_engine(spark, settings.lake.engine)
     bind_settings(spark, settings, engine)
-    logger.info("Spark %s, master %s, Delta engine %s", spark.version, spark.sparkContext.master, engine)
+    logger.info("Spark %s, master %s, Delta engine %s", spark.version, master(spark), engine)
     return spark
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """True for a Spark Connect session (SPARK_REMOTE, Databricks serverless and shared clusters): it has no
+    SparkContext and no JVM on this side."""
+    from pyspark.sql.utils import is_remote
+
+    return is_remote() or not hasattr(spark, "_jsc")
+
+
+def master(spark: SparkSession) -> str:
+    """Where the session runs: its master URL, or the Spark Connect server it talks to."""
+    if is_connect(spark):
+        return f"Spark Connect {os.environ.get('SPARK_REMOTE') or spark.conf.get('spark.remote', None) or ''}".strip()
+    return spark.sparkContext.master
 
 
 def bind_settings(spark: SparkSession, settings: Settings, engine: str | None = None) -> None:
@@ -226,6 +237,47 @@ def _remove_empty_folders(checkpoints: Path) -> None:
                 folder.rmdir()
         except OSError:  # gone already, or filled meanwhile: another session in this process or another one
             continue
+
+
+def _submitted_session(settings: Settings) -> SparkSession:
+    """The submitter's session (spark-submit, Databricks, SPARK_REMOTE), with our SQL settings on top.
+
+    Before the session exists, executors are told to run this interpreter when nothing else says which one:
+    PySpark's default, `python3` on the worker's PATH, rarely has pyarrow, let alone customer_ml. The submitter
+    decides with `--conf spark.pyspark.python=…` (spark-submit then sets PYSPARK_PYTHON) or PYSPARK_PYTHON.
+    """
+    from pyspark.sql.utils import is_remote
+
+    if not is_remote() and SparkSession.getActiveSession() is None:
+        _quiet_jvm_logging()
+        if not os.environ.get("PYSPARK_PYTHON"):
+            os.environ["PYSPARK_PYTHON"] = sys.executable
+            logger.info("executors run %s (set spark.pyspark.python to choose another)", sys.executable)
+    spark = SparkSession.builder.getOrCreate()
+    for key, value in _runtime_conf(settings).items():
+        spark.conf.set(key, value)
+    return spark
+
+
+def _quiet_jvm_logging() -> None:
+    """Apply our log4j2 settings (warnings only) to a JVM we did not start (spark-submit's), before the
+    SparkContext logs its start-up at INFO. A log4j2 configuration of the submitter's own (the
+    `log4j2.configurationFile` property, or log4j2.properties / .xml in Spark's conf dir) wins.
+
+    Spark loads its INFO defaults at its first log line unless logging is initialised: we let it initialise now,
+    then point log4j at our file, so the SparkContext finds logging set up and keeps ours.
+    """
+    from pyspark import SparkContext
+
+    SparkContext._ensure_initialized()
+    jvm = SparkContext._jvm
+    if jvm is None or jvm.java.lang.System.getProperty("log4j2.configurationFile"):
+        return
+    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+    if any(loader.getResource(name) is not None for name in ("log4j2.properties", "log4j2.xml")):
+        return
+    jvm.org.apache.spark.SparkConf(False).initializeLogIfNecessary(False, True)
+    jvm.org.apache.logging.log4j.LogManager.getContext(False).setConfigLocation(jvm.java.net.URI(LOG4J_CONFIG.as_uri()))
 
 
 def _runtime_conf(settings: Settings) -> dict[str, str]:

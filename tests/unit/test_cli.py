@@ -6,7 +6,7 @@ import pytest
 import yaml
 from pyspark.sql import SparkSession
 
-from customer_ml.cli import main
+from customer_ml.cli import entry, main
 from tests.conftest import REPO, TEST_OVERRIDES
 
 
@@ -29,6 +29,21 @@ def test_info_runs_in_process(spark: SparkSession, tmp_path: Path, capsys: pytes
     assert fields["env"] == "local"
     assert fields["lake root"] == str(tmp_path / "lakehouse")
     assert fields["mlflow tracking uri"] == f"sqlite:///{tmp_path}/mlflow.db"
+
+
+def test_entry_raises_the_failure_code_and_returns_on_success(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script is also a Databricks wheel task's entry point, whose return value may be dropped: a
+    failure must leave as SystemExit(2), success without raising."""
+    conf = str(REPO / "conf")
+    monkeypatch.setattr("sys.argv", ["customer-ml", "--conf-dir", conf, "config", "show"])
+    assert entry() is None
+    monkeypatch.setattr("sys.argv", ["customer-ml", "--conf-dir", conf, "--set", "spark.nope=1", "config", "show"])
+    with pytest.raises(SystemExit) as failed:
+        entry()
+    assert failed.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("customer-ml: error:")
 
 
 def test_options_after_the_command_are_accepted(capsys: pytest.CaptureFixture[str]) -> None:

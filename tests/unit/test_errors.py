@@ -51,3 +51,17 @@ def test_a_python_task_failure_is_what_the_worker_raised() -> None:
         '  File "/jobs/udf.py", line 15, in boom\n    raise RuntimeError("bad row")\nRuntimeError: bad row\n'
     )
     assert describe_failure(Exception(report)) == "a Spark task failed in Python: RuntimeError: bad row"
+
+
+def test_an_executor_python_without_our_packages_names_the_fix() -> None:
+    """A data source writer unpickled by a worker whose Python lacks customer_ml (spark.pyspark.python pointing at
+    the system Python): the report's first line ends in 'Traceback …'; the line names the module and the setting."""
+    report = (
+        "[PYTHON_DATA_SOURCE_ERROR] Failed to initialize Python data source writer: Traceback (most recent call "
+        'last):\n  File "/x/pyspark.zip/pyspark/serializers.py", line 454, in loads\n'
+        "    return cloudpickle.loads(obj, encoding=encoding)\n"
+        "ModuleNotFoundError: No module named 'customer_ml'\n SQLSTATE: 38000\n"
+    )
+    line = describe_failure(Exception(report))
+    assert line.startswith("a Spark task failed in Python: ModuleNotFoundError: No module named 'customer_ml' (")
+    assert "without 'customer_ml'" in line and "spark.pyspark.python" in line and "\n" not in line
