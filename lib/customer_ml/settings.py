@@ -36,15 +36,32 @@ class SparkSettings(_Section):
     conf: dict[str, str] = Field(default_factory=dict)
 
 
+# A table name is a SQL identifier: it names a folder under lake.root and the view `sql` registers.
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class LakeSettings(_Section):
+    """Where tables live. `catalog` (`catalog.schema`, e.g. main.customer_ml) puts every table without a
+    `catalog_name` of its own in that catalog and schema under its own name: Unity Catalog on Databricks."""
+
     engine: Literal["auto", "spark", "delta-rs"] = "auto"
     root: str = "lakehouse"
+    catalog: str | None = None
     target_file_rows: int = Field(default=1_000_000, ge=1000)
     vacuum_retain_hours: int = Field(default=168, ge=0)
 
-
-# A table name is a SQL identifier: it names a folder under lake.root and the view `sql` registers.
-TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_and_schema(cls, catalog: str | None) -> str | None:
+        if catalog is None:
+            return None
+        parts = catalog.split(".")
+        if len(parts) != 2 or not all(TABLE_NAME.fullmatch(part) for part in parts):
+            raise ValueError(
+                f"'{catalog}' is not catalog.schema: give two names of letters, digits and _ joined by a dot, e.g. "
+                "main.customer_ml (a table elsewhere gets tables.<name>.catalog_name)"
+            )
+        return catalog
 
 
 class TableSettings(_Section):
@@ -572,6 +589,40 @@ class Settings(_Section):
         self.tables.setdefault(self.data.table, TableSettings(path=self.data.table))
         return self
 
+    @model_validator(mode="after")
+    def _tables_in_catalog(self) -> Settings:
+        """With `lake.catalog` set, every table without a `catalog_name` (the product's, the implied ones, an
+        overlay's) is `<lake.catalog>.<table name>`; its path stays for the offline engine."""
+        if self.lake.catalog is None:
+            return self
+        for name, table in self.tables.items():
+            if table.catalog_name:
+                continue
+            if not TABLE_NAME.fullmatch(name):
+                raise ValueError(
+                    f"tables.{name}: '{name}' cannot be a catalog table name under lake.catalog "
+                    f"({self.lake.catalog}); use letters, digits and _, or give tables.{name}.catalog_name"
+                )
+            table.catalog_name = f"{self.lake.catalog}.{name}"
+        return self
+
+    @model_validator(mode="after")
+    def _registry_names(self) -> Settings:
+        """Unity Catalog registers models as catalog.schema.model: the schema is lake.catalog's."""
+        if not self.unity_catalog_registry:
+            return self
+        if self.lake.catalog is None:
+            raise ValueError(
+                "the Unity Catalog model registry (mlflow.registry_uri databricks-uc) names models "
+                "catalog.schema.model: set lake.catalog to the catalog and schema, e.g. main.customer_ml"
+            )
+        if not TABLE_NAME.fullmatch(self.project.name):
+            raise ValueError(
+                f"project.name '{self.project.name}' names the registered models ({self.project.name}_classifier); "
+                "Unity Catalog needs letters, digits and _"
+            )
+        return self
+
     def with_tables(self, names: list[str]) -> Settings:
         """These settings with the tables a command names (`--table`, `--input-table`) implied like an ingest
         target: a path of their own name under the lake root, with `_validated` and `_quarantine` beside."""
@@ -611,6 +662,19 @@ class Settings(_Section):
     @property
     def tracking_uri(self) -> str:
         return self.mlflow.tracking_uri or f"sqlite:///{self.work_dir / 'mlflow.db'}"
+
+    @property
+    def unity_catalog_registry(self) -> bool:
+        """True when models register in Unity Catalog: registry_uri databricks-uc, or no registry_uri with a
+        Databricks tracking URI (MLflow 3 then takes databricks-uc)."""
+        registry = self.mlflow.registry_uri
+        if registry:
+            return registry.startswith("databricks-uc")
+        return (self.mlflow.tracking_uri or "").startswith("databricks")
+
+    def registered_model_name(self, name: str) -> str:
+        """A registered model's full name: `<lake.catalog>.<name>` in the Unity Catalog registry, else `name`."""
+        return f"{self.lake.catalog}.{name}" if self.unity_catalog_registry else name
 
 
 def is_uri(location: str) -> bool:

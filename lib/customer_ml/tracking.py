@@ -71,8 +71,9 @@ def client(settings: Settings):  # noqa: ANN201 - mlflow is imported lazily
 
 
 def model_name(settings: Settings, kind: str) -> str:
-    """`<project>_<kind>`, e.g. customer_ml_classifier."""
-    return f"{settings.project.name}_{kind}"
+    """`<project>_<kind>`, e.g. customer_ml_classifier; in the Unity Catalog registry three-level, under
+    lake.catalog: main.customer_ml.customer_ml_classifier."""
+    return settings.registered_model_name(f"{settings.project.name}_{kind}")
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The lake API: every table read or write in customer-ml goes through these functions.
 
 Table names resolve through the settings bound to the session (`tables.<name>.path` under `lake.root`, or
-`tables.<name>.catalog_name`); the engine is the one `get_spark` chose (native delta-spark or offline delta-rs).
+`tables.<name>.catalog_name`, which `lake.catalog` fills in for every table); the engine is the one `get_spark`
+chose (native delta-spark or offline delta-rs). Catalog names are used by the native engine only.
 """
 
 from __future__ import annotations
