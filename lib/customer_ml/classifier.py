@@ -18,7 +18,6 @@ import json
 import logging
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from customer_ml.lake import tables
 from customer_ml.logs import job_context, stage
 from customer_ml.monitoring.calibration import CALIBRATION_ARTIFACT, Calibration
 from customer_ml.monitoring.reference import SCORE_REFERENCE, StoredNumeric
+from customer_ml.session import default_parallelism, require_classic, thread_pool
 from customer_ml.settings import CandidateSpec, ClassifierSettings, DataSpec, FeatureSpec, Settings
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
     """Train, evaluate, log and register the classifier on `table` (default `data.table`)."""
     import mlflow
 
+    require_classic(spark, "train-classifier")
     config, data = settings.classifier, settings.data
     source = table or data.table
     started = time.perf_counter()
@@ -116,7 +117,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
         pipeline = features.build_feature_pipeline(config.features, train.schema, profile, exclude)
         features.choose_pca_components(pipeline, train, config.features, profile)
         feature_model = pipeline.fit(train)
-        partitions = spark.sparkContext.defaultParallelism
+        partitions = default_parallelism(spark)
         prepared = {
             name: feature_model.transform(
                 frame.withColumn(WEIGHT, F.lit(1.0)) if WEIGHT not in frame.columns else frame
@@ -358,7 +359,7 @@ def search_candidates(
     train: DataFrame, validation: DataFrame, config: ClassifierSettings, settings: Settings
 ) -> list[CandidateResult]:
     """Fit every grid point of every enabled candidate on `train`, score each on `validation` by PR AUC."""
-    partitions = train.sparkSession.sparkContext.defaultParallelism
+    partitions = default_parallelism(train.sparkSession)
     results = []
     for name in available_candidates(config):
         spec: CandidateSpec = config.candidates[name]
@@ -474,7 +475,7 @@ def _search(
         fitted = estimator.copy(params).fit(train)
         return evaluator.evaluate(fitted.transform(validation)), fitted
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with thread_pool(train.sparkSession, threads) as pool:
         outcomes = list(pool.map(fit_one, grid))
     best = max(range(len(grid)), key=lambda i: outcomes[i][0])
     chosen = {param.name: value for param, value in grid[best].items()}

@@ -70,10 +70,8 @@ class ModelRef:
     input_columns: dict[str, str]
     threshold: float | None
 
-    def load(self) -> LoadedModel:
-        import mlflow
-
-        model = mlflow.spark.load_model(self.uri)
+    def load(self, settings: Settings) -> LoadedModel:
+        model = tracking.load_spark_model(settings, self.uri)
         logger.info("loaded %s version %s (run %s)", self.name, self.version, self.run_id)
         return LoadedModel(self.name, self.version, self.run_id, model, self.threshold)
 
@@ -91,7 +89,7 @@ def resolve_model(settings: Settings, kind: str, version: str | None) -> ModelRe
 
 def load_model(settings: Settings, kind: str, version: str | None) -> LoadedModel:
     """The registered model `<project>_<kind>` at `version`, else its @champion, loaded."""
-    return resolve_model(settings, kind, version).load()
+    return resolve_model(settings, kind, version).load(settings)
 
 
 def check_input(rows: DataFrame, source: str, models: list[ModelRef]) -> None:
@@ -142,8 +140,8 @@ def run(
         input_rows = log.count("input", rows.count())
         if input_rows == 0:
             raise CustomerMLError(f"table {source} is empty: nothing to score (nothing written)")
-        propensity = classifier_ref.load()
-        segments = segmenter_ref.load() if segmenter_ref else None
+        propensity = classifier_ref.load(settings)
+        segments = segmenter_ref.load(settings) if segmenter_ref else None
         # One pass through both models into a narrow cache; the deciles and both writes read the cache.
         scored = (
             score_frame(rows, propensity, segments, source)

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -71,9 +72,50 @@ def get_spark(settings: Settings) -> SparkSession:
 def is_connect(spark: SparkSession) -> bool:
     """True for a Spark Connect session (SPARK_REMOTE, Databricks serverless and shared clusters): it has no
     SparkContext and no JVM on this side."""
+    return not hasattr(spark, "_jsc")
+
+
+def require_classic(spark: SparkSession, stage: str) -> None:
+    """Training needs a classic session: MLflow's Spark flavor saves a model through the JVM's Hadoop FileSystem,
+    which a Spark Connect client does not have (and xgboost.spark needs the SparkContext)."""
+    if is_connect(spark):
+        raise SparkSetupError(
+            f"{stage} cannot run over Spark Connect ({master(spark)}): MLflow saves Spark models through the "
+            "driver's JVM; train with spark-submit or on a single-user (classic) cluster, then score and monitor "
+            "over Connect"
+        )
+
+
+def default_parallelism(spark: SparkSession) -> int:
+    """How many tasks the session runs at once: the SparkContext's defaultParallelism. Over Spark Connect there is
+    no context here: spark.default.parallelism when set, else the partitions of a range Spark splits by the
+    server's own default parallelism (one small job)."""
+    if not is_connect(spark):
+        return spark.sparkContext.defaultParallelism
+    configured = spark.conf.get("spark.default.parallelism", None)
+    if configured and configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    from pyspark.sql import functions as F
+
+    return spark.range(0, 1 << 16).select(F.spark_partition_id().alias("p")).distinct().count()
+
+
+def thread_pool(spark: SparkSession, workers: int) -> ThreadPoolExecutor:
+    """A pool whose threads see `spark` as their active session: Spark ML over Spark Connect looks the session
+    up per thread (a fit in a fresh thread fails with a bare AssertionError otherwise)."""
+    return ThreadPoolExecutor(max_workers=workers, initializer=_activate, initargs=(spark,))
+
+
+def _activate(spark: SparkSession) -> None:
+    if is_connect(spark):
+        type(spark)._set_default_and_active_session(spark)
+
+
+def _remote() -> bool:
+    """Whether `getOrCreate()` will connect to a Spark Connect server rather than start or join a JVM."""
     from pyspark.sql.utils import is_remote
 
-    return is_remote() or not hasattr(spark, "_jsc")
+    return is_remote() or bool(os.environ.get("SPARK_REMOTE"))
 
 
 def master(spark: SparkSession) -> str:
@@ -172,10 +214,12 @@ def _digest(text: str) -> str:
 
 
 def delta_classes_loadable(spark: SparkSession) -> bool:
-    """True when `io.delta.sql.DeltaSparkSessionExtension` can be loaded by the session's JVM."""
-    jvm = getattr(spark, "_jvm", None)
-    if jvm is None:  # Spark Connect (e.g. Databricks serverless): the server side always has Delta.
-        return True
+    """True when `io.delta.sql.DeltaSparkSessionExtension` can be loaded by the session's JVM. Over Spark Connect
+    (no JVM here) the server's configuration tells: its spark.sql.extensions names Delta's (a Databricks runtime
+    has Delta built in: conf/databricks says lake.engine: spark)."""
+    if is_connect(spark):
+        return DELTA_EXTENSION in (spark.conf.get("spark.sql.extensions", None) or "")
+    jvm = spark._jvm
     lang = jvm.java.lang
     for loader in (lang.Thread.currentThread().getContextClassLoader(), None):
         try:
@@ -246,9 +290,7 @@ def _submitted_session(settings: Settings) -> SparkSession:
     PySpark's default, `python3` on the worker's PATH, rarely has pyarrow, let alone customer_ml. The submitter
     decides with `--conf spark.pyspark.python=…` (spark-submit then sets PYSPARK_PYTHON) or PYSPARK_PYTHON.
     """
-    from pyspark.sql.utils import is_remote
-
-    if not is_remote() and SparkSession.getActiveSession() is None:
+    if not _remote() and SparkSession.getActiveSession() is None:
         _quiet_jvm_logging()
         if not os.environ.get("PYSPARK_PYTHON"):
             os.environ["PYSPARK_PYTHON"] = sys.executable

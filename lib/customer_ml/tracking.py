@@ -6,16 +6,18 @@ artifacts under <work_dir>/mlartifacts); any MLflow server URI works the same wa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from customer_ml.errors import CustomerMLError
+from customer_ml.errors import CustomerMLError, SparkSetupError
 from customer_ml.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -212,6 +214,39 @@ def decide_promotion(
     return Promotion(False, reason, challenger, champion, champion_version)
 
 
+def load_spark_model(settings: Settings, uri: str) -> Any:
+    """A logged Spark ML model (`models:/name/3`, `runs:/…`) loaded into the active session.
+
+    Over Spark Connect MLflow's own loader cannot run: it copies the model through the JVM's Hadoop FileSystem,
+    which a Connect client does not have. There the artifacts are downloaded under the work dir, which the server
+    must reach too (shared storage, as for the lake), and the server loads the Spark ML model from that folder.
+    """
+    import mlflow
+    from pyspark.sql import SparkSession
+
+    from customer_ml.session import is_connect
+
+    spark = SparkSession.getActiveSession()
+    if spark is None or not is_connect(spark):
+        return mlflow.spark.load_model(uri)
+    from pyspark.ml import PipelineModel
+
+    target = settings.work_dir / "models" / hashlib.sha1(uri.encode("utf-8")).hexdigest()[:16]
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target))
+    try:
+        return PipelineModel.load(str(Path(local) / "sparkml"))
+    except Exception as error:
+        if "JVM_ATTRIBUTE_NOT_SUPPORTED" not in str(error):
+            raise
+        raise SparkSetupError(
+            f"model {uri} has a stage that needs the SparkContext (xgboost.spark does), so it cannot load over "
+            "Spark Connect: score it on a classic session, or train with classifier.candidates.xgboost.enabled="
+            "false to score over Connect"
+        ) from None
+
+
 def champion_figure(
     settings: Settings, name: str, version: str, evaluate: Callable[[Any], float]
 ) -> tuple[float | None, str | None]:
@@ -220,13 +255,12 @@ def champion_figure(
     Returns (None, None) without a champion (or when `version` is it), (None, champion) when the champion cannot
     be loaded or evaluated (e.g. it was trained on other columns): the gate then keeps it, and the error is logged.
     """
-    import mlflow
 
     champion = champion_version(settings, name)
     if champion is None or champion == version:
         return None, None
     try:
-        return float(evaluate(mlflow.spark.load_model(f"models:/{name}/{champion}"))), champion
+        return float(evaluate(load_spark_model(settings, f"models:/{name}/{champion}"))), champion
     except Exception as error:  # noqa: BLE001 - any failure of the old model keeps it, and is logged
         logger.warning("champion %s version %s cannot be evaluated: %s", name, champion, error)
         return None, champion

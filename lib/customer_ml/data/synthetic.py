@@ -17,6 +17,7 @@ import numpy as np
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from customer_ml.session import default_parallelism
 from customer_ml.settings import ColumnSpec, FaultSpec, SyntheticSettings
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def _base(
     spark: SparkSession, spec: SyntheticSettings, rows: int, seed: int, drift: float, partitions: int | None
 ) -> DataFrame:
     """Segments, latent factors and every column, before missingness and faults."""
-    frame = spark.range(0, rows, numPartitions=partitions or spark.sparkContext.defaultParallelism)
+    frame = spark.range(0, rows, numPartitions=partitions or default_parallelism(spark))
     frame = frame.select(F.col("id").alias(ROW)).withColumn(SEGMENT, _segment(spec, seed, drift))
     frame = frame.select(
         "*",

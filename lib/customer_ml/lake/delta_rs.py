@@ -34,6 +34,7 @@ from pyspark.sql import types as T
 from customer_ml.errors import CommitConflictError, LakeError, UnsupportedTableError
 from customer_ml.lake import arrow_sink
 from customer_ml.lake.schema import spark_schema_from_delta_json
+from customer_ml.session import is_connect
 
 if TYPE_CHECKING:
     from customer_ml.lake.tables import WritePlan
@@ -126,11 +127,16 @@ def write(frame: DataFrame, plan: WritePlan, *, target_file_rows: int) -> int:
     spark = frame.sparkSession
     _register_sink(spark)
     tag = f"customer_ml-write-{write_id}"
-    spark.sparkContext.addJobTag(tag)
+    connect = is_connect(spark)
+    if connect:
+        spark.addTag(tag)
+    else:
+        spark.sparkContext.addJobTag(tag)
     try:
         frame.write.format(arrow_sink.FORMAT_NAME).mode("append").options(**sink_options).save()
     except Exception as error:
-        _wait_for_tasks(spark, tag)
+        if not connect:  # over Spark Connect no status tracker is reachable: a late task's file waits for vacuum
+            _wait_for_tasks(spark, tag)
         _delete_orphans(location, write_id)
         if arrow_sink.PartitionOutsideTargetError.__name__ in str(error):
             raise LakeError(
@@ -139,7 +145,10 @@ def write(frame: DataFrame, plan: WritePlan, *, target_file_rows: int) -> int:
             ) from None
         raise
     finally:
-        spark.sparkContext.removeJobTag(tag)
+        if connect:
+            spark.removeTag(tag)
+        else:
+            spark.sparkContext.removeJobTag(tag)
     adds = _read_manifest(manifest)
     try:
         version = _commit(plan, adds)
@@ -414,9 +423,8 @@ def _file_location(root: str, path: str) -> str:
 def _register_sink(spark: SparkSession) -> None:
     """Register the sink with the session, and make the session active in this thread: Spark looks data sources
     up through the thread's active session, which JVM threads serving other Python threads do not have."""
-    jvm = getattr(spark, "_jvm", None)
-    if jvm is not None:
-        jvm.org.apache.spark.sql.SparkSession.setActiveSession(spark._jsparkSession)
+    if not is_connect(spark):
+        spark._jvm.org.apache.spark.sql.SparkSession.setActiveSession(spark._jsparkSession)
     if spark.conf.get(_SINK_REGISTERED, "false") != "true":
         spark.dataSource.register(arrow_sink.DeltaRsSink)
         spark.conf.set(_SINK_REGISTERED, "true")

@@ -118,7 +118,7 @@ def run(
         current = inputs.read(spark, date.input)
         numeric, categorical = _columns(settings, found, current)
         _check_slices(settings, current)  # before any Spark work
-        segments = found.segmenter.load().model if found.segmenter else None
+        segments = found.segmenter.load(settings).model if found.segmenter else None
         columns = Columns(numeric, categorical, *_slices(settings, segments, current))
         features = _measure_features(spark, columns, current, base, previous)
         scores = _measure_scores(date, previous, base, columns, found.segmenter is not None)

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from customer_ml import features
 from customer_ml.logs import stage
+from customer_ml.session import thread_pool
 from customer_ml.settings import KSelectionSpec, SegmenterSettings
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def scan_k(vectors: DataFrame, sample: DataFrame, config: SegmenterSettings) -> 
     # re-decodes the columnar cache every iteration (2x slower). A projection of the cache is "not cached".
     rows = vectors.select("*", F.lit(0).alias("_fit"))
     # Each KMeans iteration is a small Spark job: fitting several starts at once keeps the cores busy.
-    with stage(f"kmeans k={ks[0]}..{ks[-1]}"), ThreadPoolExecutor(max_workers=config.parallelism) as pool:
+    with stage(f"kmeans k={ks[0]}..{ks[-1]}"), thread_pool(vectors.sparkSession, config.parallelism) as pool:
         models = {k: fit_best(rows, k, config, config.seed, pool) for k in ks}
         inertia = [float(models[k].summary.trainingCost) for k in ks]
         silhouette = list(pool.map(lambda k: float(evaluator.evaluate(models[k].transform(sample))), ks))
@@ -106,7 +107,7 @@ def stability_ari(vectors: DataFrame, model: KMeansModel, config: SegmenterSetti
         return None
     probe = sample_rows(vectors, spec.sample_rows, total, config.seed + 1000).cache()
     labelings = [_labels(model, probe)]
-    with stage("stability"), ThreadPoolExecutor(max_workers=config.parallelism) as pool:
+    with stage("stability"), thread_pool(vectors.sparkSession, config.parallelism) as pool:
         for run_number in range(1, spec.runs + 1):
             boot = vectors.sample(withReplacement=True, fraction=1.0, seed=config.seed + run_number)
             refit = fit_best(boot, model.getK(), config, config.seed + 97 * run_number, pool)

@@ -35,6 +35,7 @@ from customer_ml.logs import job_context, stage
 from customer_ml.segmenter.fit import MEAN_DISTANCE, mean_distance
 from customer_ml.segmenter.profiles import SEGMENT_ID, SEGMENT_NAME, name_segments, segment_profiles
 from customer_ml.segmenter.selection import KScan, sample_rows, scan_k, stability_ari
+from customer_ml.session import default_parallelism, require_classic
 from customer_ml.settings import SegmenterSettings, Settings
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
     """Fit, profile, name, log and register the segmenter on `table` (default `data.table`)."""
     import mlflow
 
+    require_classic(spark, "train-segmenter")
     config, data = settings.segmenter, settings.data
     source = table or data.table
     spec = config.features.model_copy(update={"scale": True})
@@ -82,7 +84,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
         vectors = (
             feature_model.transform(rows)
             .select(data.id_column, features.FEATURES)
-            .repartition(spark.sparkContext.defaultParallelism)
+            .repartition(default_parallelism(spark))
             .cache()
         )
         total = log.count("input", vectors.count())
