@@ -555,16 +555,8 @@ def _log_run(
             "winner": {"name": winner.name, **{k: v for k, v in winner.params.items()}},
         }
     )
-    mlflow.set_tags(
-        {
-            "stage": "train-classifier",
-            "input.table": source,
-            "input.version": str(input_version),
-            "input.location": location,
-            "git_commit": tracking.git_commit() or "unknown",
-            "winner": winner.name,
-        }
-    )
+    tracking.record_input("train-classifier", source, input_version, location)
+    mlflow.set_tag("winner", winner.name)
     mlflow.log_metrics({f"rows_{name}": float(value) for name, value in counts.items()})
     mlflow.log_metrics(metrics)
     for candidate in candidates:

@@ -100,6 +100,47 @@ def log_params(params: Mapping[str, Any]) -> None:
         mlflow.log_params(dict(items[start : start + 100]))
 
 
+def record_input(stage: str, table: str, version: int, location: str) -> None:
+    """Tag the active run with what it read and what read it (input.table / .version / .location, the stage,
+    customer-ml's version and the git commit), and log the table version as an MLflow dataset input (a Delta
+    source at that version: the run page's Datasets lists it; `mlflow.search_runs` finds runs by it).
+
+    Args:
+        stage: the stage that trains (train-classifier, train-segmenter).
+        table, version, location: the table as configured, the Delta version read, where it lives (a folder or
+            URI, or a catalog name).
+    """
+    import importlib.metadata
+
+    import mlflow
+    from mlflow.data.delta_dataset_source import DeltaDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    try:
+        package = importlib.metadata.version("customer-ml")
+    except importlib.metadata.PackageNotFoundError:
+        package = "unknown"
+    mlflow.set_tags(
+        {
+            "stage": stage,
+            "input.table": table,
+            "input.version": str(version),
+            "input.location": location,
+            "customer_ml.version": package,
+            "git_commit": git_commit() or "unknown",
+        }
+    )
+    catalog = location if "." in location and "/" not in location else None
+    source = DeltaDatasetSource(
+        path=None if catalog else location, delta_table_name=catalog, delta_table_version=version
+    )
+    digest = hashlib.sha1(f"{location}@{version}".encode()).hexdigest()[:8]
+    mlflow.log_input(
+        MetaDataset(source, name=f"{table}@v{version}", digest=digest),
+        context="training",
+    )
+
+
 def git_commit(start: Path | None = None) -> str | None:
     """The git commit of the code, when it runs from a git checkout."""
     folder = start or Path(__file__).resolve().parent

@@ -115,6 +115,7 @@ def test_stages_over_spark_connect(connect_server: str, spark: SparkSession, tmp
     assert "scored" in scored
     over_connect("monitor", "--score-date", DATE, allowed=(0, 3))
 
+    assert not (tmp_path / "mlruns").exists(), "MLflow artifacts landed in the current folder"
     validated = DeltaTable(str(lake / "customers_validated")).to_pyarrow_table().num_rows
     table = DeltaTable(str(lake / "scored_customers")).to_pyarrow_table()
     assert table.num_rows == validated > 0

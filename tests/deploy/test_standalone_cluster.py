@@ -84,6 +84,7 @@ def test_every_stage_by_spark_submit_on_a_standalone_cluster(wheel_install: Whee
     assert len(apps) == len(STAGES), apps
     assert all(list(app.glob("*/stderr")) for app in apps)
 
+    assert not (tmp_path / "mlruns").exists(), "MLflow artifacts landed in the current folder"
     lake = shared / "lake"
     assert DeltaTable(str(lake / "customers")).to_pyarrow_table().num_rows == ROWS
     validated = DeltaTable(str(lake / "customers_validated")).to_pyarrow_table().num_rows

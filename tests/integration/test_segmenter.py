@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 
 import pytest
@@ -48,6 +49,17 @@ def test_planted_segments_are_found_named_and_registered(spark: SparkSession, sy
 
     run = client.get_run(result.run_id)
     assert run.data.metrics["k"] == planted
+    # what it read, as tags and as an MLflow dataset input (the Delta table at that version)
+    assert run.data.tags["input.table"] == "customers_validated"
+    assert run.data.tags["input.version"] == str(result.input_version)
+    assert run.data.tags["customer_ml.version"] == importlib.metadata.version("customer-ml")
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.name == f"customers_validated@v{result.input_version}"
+    assert dataset.dataset.source_type == "delta_table"
+    source = json.loads(dataset.dataset.source)
+    assert source["path"].endswith("customers_validated")
+    assert source.get("delta_table_version", 0) == result.input_version  # MLflow leaves out a version 0
+    assert [tag.value for tag in dataset.tags if tag.key == "mlflow.data.context"] == ["training"]
     assert run.data.metrics["stability_ari"] == pytest.approx(result.stability)
     assert [m.step for m in client.get_metric_history(result.run_id, "inertia")] == [2, 3, 4, 5, 6]
     assert len(client.get_metric_history(result.run_id, "silhouette_by_k")) == 5

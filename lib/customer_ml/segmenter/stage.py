@@ -124,7 +124,18 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
         with mlflow.start_run(run_name=f"train-segmenter {source}") as active:
             run_id = active.info.run_id
             with job_context(run_id=run_id):
-                _log_run(settings, source, input_version, profile, scan, stability, silhouette, names, profiles)
+                _log_run(
+                    settings,
+                    source,
+                    input_version,
+                    _location(spark, source),
+                    profile,
+                    scan,
+                    stability,
+                    silhouette,
+                    names,
+                    profiles,
+                )
                 mlflow.log_metric(MEAN_DISTANCE, fit)
                 with tempfile.TemporaryDirectory() as folder:
                     _log_plots(Path(folder), scan, sample, kmeans, order, names, profiles)
@@ -204,10 +215,17 @@ def _label_stage(order: dict[int, int], names: dict[int, str]) -> SQLTransformer
     )
 
 
+def _location(spark: SparkSession, source: str) -> str:
+    """Where the input table lives: its folder, or its catalog name."""
+    ref = tables.table_ref(spark, source)
+    return ref.location or ref.catalog_name or source
+
+
 def _log_run(
     settings: Settings,
     source: str,
     input_version: int,
+    location: str,
     profile: features.FeatureProfile,
     scan: KScan,
     stability: float | None,
@@ -226,7 +244,7 @@ def _log_run(
             "k_elbow": scan.elbow,
         }
     )
-    mlflow.set_tags({"stage": "train-segmenter", "input.table": source, "git_commit": tracking.git_commit() or ""})
+    tracking.record_input("train-segmenter", source, input_version, location)
     for k, inertia, sil in zip(scan.ks, scan.inertia, scan.silhouette, strict=True):
         mlflow.log_metric("inertia", inertia, step=k)
         mlflow.log_metric("silhouette_by_k", sil, step=k)
