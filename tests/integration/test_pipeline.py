@@ -145,3 +145,42 @@ def test_a_pipeline_graph_is_checked_before_anything_runs(tmp_path: Path) -> Non
         plan(settings({"x": {}}), "p")
     with pytest.raises(ConfigError, match=r"pipelines.p: the tasks \['ingest', 'validate'\] depend on each other"):
         plan(settings({"ingest": {"depends_on": ["validate"]}, "validate": {"depends_on": ["ingest"]}}), "p")
+
+
+def test_the_built_in_monthly_runs_after_a_retrain(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """conf/base's own pipelines, as the Databricks jobs run them: `monthly` before any model fails at score and
+    says to resume there; after `retrain` (validate, both models) `monthly` scores and monitors this month."""
+    work = tmp_path / "work"
+    source = write_csv(tmp_path / "accounts.csv", HEADER, accounts(1, 600, seed=11))
+    overlay = tmp_path / "mine.yml"
+    init = ["init", "--source", str(source), "--id", "AcctNo", "--label", "Churn", "--positive", "Yes"]
+    assert cli.main(command(work, None, *init, "--output", str(overlay))) == 0
+    dated = ["--score-date", "2026-11-30"]
+    capsys.readouterr()
+
+    assert cli.main(command(work, overlay, "run", "monthly", *dated)) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("`customer-ml run monthly --from score`")
+    assert cli.main(command(work, overlay, "run", "retrain")) == 0
+    capsys.readouterr()
+    assert cli.main(command(work, overlay, *[a for s in QUIET for a in ("--set", s)], "run", "monthly", *dated)) == 0
+    out = capsys.readouterr().out
+    assert "run monthly: ingest, validate <- ingest, score <- validate, monitor <- score" in out
+
+    statuses = [(task, status) for _, task, status in runs(spark, work, overlay)]
+    assert statuses == [
+        ("ingest", "succeeded"),
+        ("validate", "succeeded"),
+        ("score", "failed"),
+        ("monitor", "skipped"),
+        ("validate", "succeeded"),
+        ("train-classifier", "succeeded"),
+        ("train-segmenter", "succeeded"),
+        ("ingest", "succeeded"),
+        ("validate", "succeeded"),
+        ("score", "succeeded"),
+        ("monitor", "succeeded"),
+    ]
+    scored = lake.read_table(spark, "scored_customers").where(F.col("score_date") == "2026-11-30")
+    assert scored.count() == 600 and scored.where(F.col("segment_id").isNull()).count() == 0
