@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from mlflow.entities import Run
 from pyspark.sql import SparkSession
 
 from customer_ml.config import EXAMPLE_OVERLAY, load_settings
@@ -111,3 +114,17 @@ def synthetic_lake(
     settings = base.model_copy(update={"mlflow": base.mlflow.model_copy(update={"tracking_uri": module_tracking_uri})})
     bind_settings(spark, settings, engine="delta-rs")
     return replace(synthetic_lake_session, settings=settings)
+
+
+def assert_recorded_input(run: Run, table: str, version: int) -> None:
+    """A training run says what it read: tags and an MLflow dataset input (the Delta table at that version)."""
+    assert run.data.tags["input.table"] == table
+    assert run.data.tags["input.version"] == str(version)
+    assert run.data.tags["customer_ml.version"] == importlib.metadata.version("customer-ml")
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.name == f"{table}@v{version}"
+    assert dataset.dataset.source_type == "delta_table"
+    source = json.loads(dataset.dataset.source)
+    assert source["path"].endswith(table)
+    assert source.get("delta_table_version", 0) == version  # MLflow leaves out a version 0
+    assert [tag.value for tag in dataset.tags if tag.key == "mlflow.data.context"] == ["training"]

@@ -4,7 +4,6 @@ of other column names described only in conf, and the promotion gate both ways."
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 import json
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from customer_ml import classifier, lake
 from customer_ml.errors import ConfigError
 from customer_ml.session import bind_settings
 from customer_ml.settings import DataSpec, FeatureSpec, LabelColumn, PromotionSpec, Settings
-from tests.conftest import FAST_MODELS, SyntheticLake, make_settings
+from tests.conftest import FAST_MODELS, SyntheticLake, assert_recorded_input, make_settings
 
 pytestmark = pytest.mark.slow
 
@@ -64,17 +63,7 @@ def test_train_on_the_validated_synthetic_base(spark: SparkSession, synthetic_la
     assert run.data.metrics["test_roc_auc"] == pytest.approx(result.metrics["test_roc_auc"])
     assert run.data.params["input.table"] == "customers_validated"
     assert run.data.params["input.version"] == str(result.input_version)
-    # what it read, as tags and as an MLflow dataset input (the Delta table at that version)
-    assert run.data.tags["input.table"] == "customers_validated"
-    assert run.data.tags["input.version"] == str(result.input_version)
-    assert run.data.tags["customer_ml.version"] == importlib.metadata.version("customer-ml")
-    (dataset,) = run.inputs.dataset_inputs
-    assert dataset.dataset.name == f"customers_validated@v{result.input_version}"
-    assert dataset.dataset.source_type == "delta_table"
-    source = json.loads(dataset.dataset.source)
-    assert source["path"].endswith("customers_validated")
-    assert source.get("delta_table_version", 0) == result.input_version  # MLflow leaves out a version 0
-    assert [tag.value for tag in dataset.tags if tag.key == "mlflow.data.context"] == ["training"]
+    assert_recorded_input(run, "customers_validated", result.input_version)
     assert run.data.params["classifier.split.seed"] == "7"
     assert run.data.tags["promotion.decision"] == "promoted"
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "evaluation")}

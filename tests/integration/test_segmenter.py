@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 
 import pytest
@@ -11,7 +10,7 @@ from pyspark.sql import SparkSession
 from sklearn.metrics import adjusted_rand_score
 
 from customer_ml import lake, segmenter
-from tests.conftest import SyntheticLake
+from tests.conftest import SyntheticLake, assert_recorded_input
 
 pytestmark = pytest.mark.slow
 
@@ -49,17 +48,7 @@ def test_planted_segments_are_found_named_and_registered(spark: SparkSession, sy
 
     run = client.get_run(result.run_id)
     assert run.data.metrics["k"] == planted
-    # what it read, as tags and as an MLflow dataset input (the Delta table at that version)
-    assert run.data.tags["input.table"] == "customers_validated"
-    assert run.data.tags["input.version"] == str(result.input_version)
-    assert run.data.tags["customer_ml.version"] == importlib.metadata.version("customer-ml")
-    (dataset,) = run.inputs.dataset_inputs
-    assert dataset.dataset.name == f"customers_validated@v{result.input_version}"
-    assert dataset.dataset.source_type == "delta_table"
-    source = json.loads(dataset.dataset.source)
-    assert source["path"].endswith("customers_validated")
-    assert source.get("delta_table_version", 0) == result.input_version  # MLflow leaves out a version 0
-    assert [tag.value for tag in dataset.tags if tag.key == "mlflow.data.context"] == ["training"]
+    assert_recorded_input(run, "customers_validated", result.input_version)
     assert run.data.metrics["stability_ari"] == pytest.approx(result.stability)
     assert [m.step for m in client.get_metric_history(result.run_id, "inertia")] == [2, 3, 4, 5, 6]
     assert len(client.get_metric_history(result.run_id, "silhouette_by_k")) == 5
