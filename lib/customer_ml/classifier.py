@@ -100,8 +100,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
     started = time.perf_counter()
     with job_context(job="train-classifier"), stage("train-classifier") as log:
         rows, input_version = _read_labelled(spark, source, data, config.features)
-        ref = tables.table_ref(spark, source)
-        location = ref.location or ref.catalog_name or source
+        read = tables.identity(spark, source)
         marked = mark_split(rows, config, data.id_column)
         train, validation, test = _parts(marked)
         tally = marked.groupBy(SPLIT, LABEL).count().collect()  # one job for every count the stage needs
@@ -146,9 +145,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
         with mlflow.start_run(run_name=f"train-classifier {source}") as active:
             run_id = active.info.run_id
             with job_context(run_id=run_id):
-                _log_run(
-                    settings, source, location, input_version, counts, profile, candidates, winner, threshold, metrics
-                )
+                _log_run(settings, source, read, input_version, counts, profile, candidates, winner, threshold, metrics)
                 # The test scores' distribution: the reference `customer-ml monitor` compares each score date with.
                 stored = StoredNumeric.of_counts(test_counts.score, test_counts.rows)
                 mlflow.log_dict(stored.to_dict(), SCORE_REFERENCE)
@@ -536,7 +533,7 @@ def _raw_importances(model: Transformer, train: DataFrame) -> list[float] | None
 def _log_run(
     settings: Settings,
     source: str,
-    location: str,
+    read: tables.TableIdentity,
     input_version: int,
     counts: dict[str, int],
     profile: features.FeatureProfile,
@@ -551,11 +548,11 @@ def _log_run(
         {
             "data": settings.data.model_dump(),
             "classifier": settings.classifier.model_dump(mode="json"),
-            "input": {"table": source, "location": location, "version": input_version},
+            "input": {"table": source, "location": read.location, "version": input_version},
             "winner": {"name": winner.name, **{k: v for k, v in winner.params.items()}},
         }
     )
-    tracking.record_input("train-classifier", source, input_version, location)
+    tracking.record_input("train-classifier", source, input_version, read.location, read.table_id)
     mlflow.set_tag("winner", winner.name)
     mlflow.log_metrics({f"rows_{name}": float(value) for name, value in counts.items()})
     mlflow.log_metrics(metrics)

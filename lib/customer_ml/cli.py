@@ -577,7 +577,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     done = pipeline.run(
         spark, settings, args.pipeline, score_date=args.score_date, start_from=args.start_from, report=report
     )
-    if done.failed:
+    if done.failed or done.unrecorded:
         raise pipeline.failure(done)
     return 3 if done.unhandled_alert else 0
 

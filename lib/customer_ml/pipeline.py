@@ -85,6 +85,7 @@ class PipelineRun:
     pipeline: str
     results: list[TaskResult]
     gated: frozenset[str] = frozenset()  # the pipeline's `when: alert` tasks
+    unrecorded: tuple[str, ...] = ()  # tasks whose pipeline_runs row could not be written, with why
 
     @property
     def failed(self) -> list[TaskResult]:
@@ -272,6 +273,7 @@ def run(
     state: dict[str, str] = {}  # task -> succeeded, failed, skipped, or done (before --from)
     alerted: set[str] = set()
     results = []
+    unrecorded = []
     for index, (name, task) in enumerate(order):
         stage = task.stage or name
         if index < first:
@@ -297,11 +299,18 @@ def run(
                 )
         state[name] = result.status
         results.append(result)
-        _record(spark, settings, run_id, pipeline, result, started, score_date)
+        try:
+            _record(spark, settings, run_id, pipeline, result, started, score_date)
+        except Exception as error:  # noqa: BLE001 - the task's own outcome must not be hidden by its bookkeeping
+            why = describe_failure(error)
+            logger.warning(
+                "run %s: %s's outcome not recorded in %s: %s", pipeline, name, settings.pipeline_runs_table, why
+            )
+            unrecorded.append(f"{name}: {why}")
         if report:
             report(result)
     gated = frozenset(name for name, task in order if task.when == "alert")
-    return PipelineRun(run_id, pipeline, results, gated)
+    return PipelineRun(run_id, pipeline, results, gated, tuple(unrecorded))
 
 
 def _blocked(name: str, task: PipelineTask, state: dict[str, str], alerted: set[str], forced: bool) -> str | None:
@@ -363,8 +372,14 @@ def _latest_version(spark: SparkSession, table: str) -> int | None:
 
 
 def failure(run: PipelineRun) -> CustomerMLError:
-    """The run's failures as one error: the first failed task, what it said, and how to resume."""
+    """The run's failures as one error: the first failed task, what it said, and how to resume; or, when every
+    task ran, that pipeline_runs could not be written."""
     failed = run.failed
+    if not failed:
+        return CustomerMLError(
+            f"run {run.pipeline}: the tasks ran, but their outcomes were not recorded in pipeline_runs "
+            f"({run.unrecorded[0]})"
+        )
     first = failed[0]
     others = f" (and {', '.join(r.task for r in failed[1:])})" if len(failed) > 1 else ""
     error = CustomerMLError(

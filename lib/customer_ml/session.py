@@ -234,6 +234,12 @@ def delta_classes_loadable(spark: SparkSession) -> bool:
 
 
 def _local_session(settings: Settings) -> SparkSession:
+    if os.environ.get("PYSPARK_GATEWAY_PORT") and SparkSession.getActiveSession() is None:
+        raise SparkSetupError(
+            f"spark.master is {settings.spark.master} (env {settings.env}), but spark-submit started this job: its "
+            "--master and resources would be replaced by a local Spark with its own lake under the work dir; pass "
+            "--env cluster (or an env whose spark.master is null)"
+        )
     java = java_info()
     logger.info("Java: %s (%s)", java.version, java.source)
     _use_running_interpreter()

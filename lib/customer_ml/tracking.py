@@ -100,7 +100,7 @@ def log_params(params: Mapping[str, Any]) -> None:
         mlflow.log_params(dict(items[start : start + 100]))
 
 
-def record_input(stage: str, table: str, version: int, location: str) -> None:
+def record_input(stage: str, table: str, version: int, location: str, table_id: str | None = None) -> None:
     """Tag the active run with what it read and what read it (input.table / .version / .location, the stage,
     customer-ml's version and the git commit), and log the table version as an MLflow dataset input (a Delta
     source at that version: the run page's Datasets lists it; `mlflow.search_runs` finds runs by it).
@@ -109,6 +109,7 @@ def record_input(stage: str, table: str, version: int, location: str) -> None:
         stage: the stage that trains (train-classifier, train-segmenter).
         table, version, location: the table as configured, the Delta version read, where it lives (a folder or
             URI, or a catalog name).
+        table_id: the Delta table's id (`lake.table_id`): monitoring tells a copy of the table from another one.
     """
     import importlib.metadata
 
@@ -126,6 +127,7 @@ def record_input(stage: str, table: str, version: int, location: str) -> None:
             "input.table": table,
             "input.version": str(version),
             "input.location": location,
+            "input.table_id": table_id or "unknown",
             "customer_ml.version": package,
             "git_commit": git_commit() or "unknown",
         }

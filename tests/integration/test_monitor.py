@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -95,3 +96,25 @@ def test_monitor_is_quiet_on_the_training_rows_and_alerts_on_a_shifted_mix(
         "customer-ml: error: nothing scored for 2030-01-01 in scored_customers: run `customer-ml score --score-date "
         "2030-01-01` first"
     )
+
+
+def test_a_lake_that_is_not_the_one_the_model_was_trained_on_is_named(
+    scorer: Project,  # noqa: F811
+) -> None:
+    """A mistyped lake root holds another table under the same name (and version): the training comparison would
+    be with its rows, silently. The monitor names both tables instead. (The scorer's own lake is a copy of the
+    trained project's: a copy keeps the table's Delta id and passes, as every other monitor test shows.)"""
+    other = scorer.root / "other-lake"
+    here = (f"lake.root={other}",)
+    for command in (("ingest",), ("validate",), ("score", "--score-date", "2026-01-31")):
+        assert scorer.call(*command, sets=here).code == 0
+    moved = scorer.call("monitor", "--score-date", "2026-01-31", sets=here)
+    assert moved.code == 2
+    assert "customer_ml_classifier v1 was trained on table customers_validated " in moved.last
+    assert f"but this lake's customers_validated is another table ({other}/customers_validated, id " in moved.last
+    assert moved.last.endswith("or pass --baseline TABLE@VERSION to compare with a table of this lake")
+    version = DeltaTable(str(other / "customers_validated")).version()
+    against_this_lake = scorer.call(
+        "monitor", "--score-date", "2026-01-31", "--baseline", f"customers_validated@{version}", sets=here
+    )
+    assert against_this_lake.code == 0, against_this_lake.err[-2:]

@@ -150,6 +150,10 @@ def history(spark: SparkSession, location: str | None, catalog_name: str | None,
     return [row.asDict(recursive=True) for row in frame.collect()]
 
 
+def table_id(spark: SparkSession, location: str | None, catalog_name: str | None) -> str:
+    return str(_delta_table(spark, location, catalog_name).detail().first()["id"])
+
+
 @contextlib.contextmanager
 def _session_conf(spark: SparkSession, values: Mapping[str, str]) -> Iterator[None]:
     """Set session configuration for the duration of one Delta command, then restore what was there."""

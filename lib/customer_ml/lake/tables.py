@@ -266,6 +266,31 @@ def history(spark: SparkSession, name: str, limit: int | None = None) -> list[di
     return [_normalise_commit(entry) for entry in raw]
 
 
+@dataclass(frozen=True)
+class TableIdentity:
+    """Which table a name is: where it lives (a folder or URI, or its catalog name) and its Delta table id."""
+
+    location: str
+    table_id: str
+
+
+def identity(spark: SparkSession, name: str) -> TableIdentity:
+    """Where the table `name` lives and its Delta id: what a training run records of its input."""
+    ref = table_ref(spark, name)
+    return TableIdentity(ref.location or ref.catalog_name or name, table_id(spark, name))
+
+
+def table_id(spark: SparkSession, name: str) -> str:
+    """The Delta table's id (its metaData id): the same for a copy or a move of the table, another for another
+    table of the same name (a new lake, a table dropped and made again)."""
+    ref = table_ref(spark, name)
+    if not _exists(spark, ref):
+        raise _not_found(name, ref)
+    if lake_engine(spark) == "spark":
+        return native.table_id(spark, ref.location, ref.catalog_name)
+    return str(delta_rs.open_table(ref.location).metadata().id)
+
+
 def register_views(spark: SparkSession, unreadable: list[str] | None = None) -> list[str]:
     """Register every configured table that exists as a temporary view of its name (a snapshot of now); a table
     that does not read (a damaged log, say) is skipped with a warning naming it.

@@ -22,6 +22,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from customer_ml import lake
 from customer_ml.errors import ConfigError, CustomerMLError
 from customer_ml.features import quote
 from customer_ml.logs import job_context, stage
@@ -115,6 +116,12 @@ def run(
         }
         settings = settings.with_tables(sorted(named))  # tables given with --input-table / --table are in no conf
         bind_settings(spark, settings)
+        elsewhere = _other_lake(spark, found, base.features.table) if base and base.kind == TRAINING else None
+        if elsewhere and baseline == PREVIOUS:
+            logger.warning("monitor: no training comparison: %s", elsewhere)
+            base = None
+        elif elsewhere:
+            raise CustomerMLError(elsewhere)
         current = inputs.read(spark, date.input)
         numeric, categorical = _columns(settings, found, current)
         _check_slices(settings, current)  # before any Spark work
@@ -385,6 +392,25 @@ def _quality_alert(quality: ModelQuality | None, settings: Settings) -> Alert | 
     if quality is None or quality.roc_auc_drop is None:
         return None
     return quality_alert(quality.roc_auc_drop, quality.metric_name, settings.monitoring)
+
+
+def _other_lake(spark: SparkSession, found: Models, table: str) -> str | None:
+    """Why the training rows are not in this lake (None when they are). The training baseline is read by table
+    name and version: in another lake (a mistyped lake root) the same name is another table, and the comparison
+    would be with its rows, silently. A copy or a move of the table keeps its Delta id, and passes."""
+    tags = found.classifier_tags
+    recorded = tags.get("input.table_id")
+    if not recorded or recorded == "unknown" or not lake.table_exists(spark, table):
+        return None
+    here = lake.identity(spark, table)
+    if here.table_id == recorded:
+        return None
+    return (
+        f"{found.classifier.name} v{found.classifier.version} was trained on table {table} "
+        f"{tags.get('input.location', '')} (Delta id {recorded}), but this lake's {table} is another table "
+        f"({here.location}, id {here.table_id}): check lake.root (CUSTOMER_ML_LAKE_ROOT on a cluster), or pass "
+        "--baseline TABLE@VERSION to compare with a table of this lake"
+    )
 
 
 def _training_or_none(settings: Settings, found: Models) -> Baseline | None:

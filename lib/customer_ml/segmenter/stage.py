@@ -128,7 +128,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
                     settings,
                     source,
                     input_version,
-                    _location(spark, source),
+                    tables.identity(spark, source),
                     profile,
                     scan,
                     stability,
@@ -215,17 +215,11 @@ def _label_stage(order: dict[int, int], names: dict[int, str]) -> SQLTransformer
     )
 
 
-def _location(spark: SparkSession, source: str) -> str:
-    """Where the input table lives: its folder, or its catalog name."""
-    ref = tables.table_ref(spark, source)
-    return ref.location or ref.catalog_name or source
-
-
 def _log_run(
     settings: Settings,
     source: str,
     input_version: int,
-    location: str,
+    read: tables.TableIdentity,
     profile: features.FeatureProfile,
     scan: KScan,
     stability: float | None,
@@ -244,7 +238,7 @@ def _log_run(
             "k_elbow": scan.elbow,
         }
     )
-    tracking.record_input("train-segmenter", source, input_version, location)
+    tracking.record_input("train-segmenter", source, input_version, read.location, read.table_id)
     for k, inertia, sil in zip(scan.ks, scan.inertia, scan.silhouette, strict=True):
         mlflow.log_metric("inertia", inertia, step=k)
         mlflow.log_metric("silhouette_by_k", sil, step=k)
