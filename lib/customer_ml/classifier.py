@@ -277,19 +277,29 @@ def _parts(marked: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
 
 
 def mark_split(rows: DataFrame, config: ClassifierSettings, id_column: str) -> DataFrame:
-    """The rows with `_split` (cached): within each class, rows ranked by a hash of (seed, id) and cut at the
-    fractions, so each class is split in exactly the configured proportions and the same seed gives the same rows."""
+    """The rows with `_split` (cached): within each class, rows ordered by a hash of (seed, id) and cut at the
+    fractions, so the same seed gives the same rows. Classes of up to `split.exact_max_rows` rows are ranked and cut
+    in exactly the configured shares; when a class is larger, each row goes by its hash alone (a uniform number
+    in [0, 1)), which needs no sort and no task that holds a class."""
     spec = config.split
-    order = F.xxhash64(F.lit(spec.seed), F.col(features.quote(id_column)))
-    by_class = Window.partitionBy(LABEL).orderBy(order, F.col(features.quote(id_column)))
-    ranked = rows.withColumn("_rank", F.percent_rank().over(by_class))
-    marked = ranked.withColumn(
+    key = F.xxhash64(F.lit(spec.seed), F.col(features.quote(id_column)))
+    largest = max((r["count"] for r in rows.groupBy(LABEL).count().collect()), default=0)
+    if largest <= spec.exact_max_rows:
+        by_class = Window.partitionBy(LABEL).orderBy(key, F.col(features.quote(id_column)))
+        position = F.percent_rank().over(by_class)
+    else:
+        position = F.pmod(key, F.lit(_HASH_SLOTS)) / F.lit(float(_HASH_SLOTS))
+        logger.info("split: classes of up to %d rows, cut by hash (exact up to %d)", largest, spec.exact_max_rows)
+    marked = rows.withColumn("_position", position).withColumn(
         SPLIT,
-        F.when(F.col("_rank") < spec.train, "train")
-        .when(F.col("_rank") < spec.train + spec.validation, "validation")
+        F.when(F.col("_position") < spec.train, "train")
+        .when(F.col("_position") < spec.train + spec.validation, "validation")
         .otherwise("test"),
-    ).drop("_rank")
-    return marked.cache()
+    )
+    return marked.drop("_position").cache()
+
+
+_HASH_SLOTS = 1 << 30  # a row's place in [0, 1): its hash modulo this, divided by it
 
 
 def with_weights(train: DataFrame, class_weight: str | float, positives: int, total: int) -> DataFrame:
