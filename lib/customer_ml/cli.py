@@ -175,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = commands.add_parser("sql", parents=[common], help="run SQL over the lake tables and summary views")
     sql.add_argument("statement", help='e.g. "SELECT * FROM segment_summary"')
-    sql.add_argument("--output", type=Path, default=None, help="write all rows to this CSV file")
+    sql.add_argument(
+        "--output", type=Path, default=None, help="write all rows to this CSV file (by Spark, in the query's order)"
+    )
     sql.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
     sql.set_defaults(handler=_sql)
 

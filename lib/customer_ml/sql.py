@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -159,14 +161,33 @@ def query(spark: SparkSession, settings: Settings, statement: str) -> DataFrame:
 def show(frame: DataFrame, limit: int, output: Path | None = None) -> str:
     """The rows as a text table (at most `limit`), or all rows written to `output` as CSV; returns the text."""
     if output is not None:
-        rows = _to_pandas(frame)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        rows.to_csv(output, index=False)
-        return f"wrote {len(rows):,} rows to {output}\n"
+        return f"wrote {write_csv(frame, output):,} rows to {output}\n"
     rows = _to_pandas(frame.limit(limit + 1))
     more = len(rows) > limit
     text = rows.head(limit).to_string(index=False, max_colwidth=60) if len(rows) else "(no rows)"
     return text + ("\n… more rows (raise --limit or use --output)\n" if more else "\n")
+
+
+def write_csv(frame: DataFrame, output: Path) -> int:
+    """Write every row to one CSV file (RFC 4180 quoting, a header, nulls empty) by Spark, not through the
+    driver's memory: one task writes the file, in the query's order, beside `output`, then it is moved there.
+    The folder must be one the Spark workers write to (local Spark: any). Returns the rows written."""
+    output = output.resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = output.parent / f".{output.name}.{uuid.uuid4().hex[:8]}"
+    try:
+        frame.coalesce(1).write.csv(
+            str(staging), header=True, escape='"', timestampFormat="yyyy-MM-dd HH:mm:ss", mode="error"
+        )
+        parts = sorted(staging.glob("part-*"))
+        if parts:
+            parts[0].replace(output)
+        else:  # no rows and no part file: the header alone
+            output.write_text(",".join(frame.columns) + "\n", encoding="utf-8")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    spark = frame.sparkSession
+    return spark.read.csv(str(output), header=True, multiLine=True, escape='"').count()
 
 
 def _to_pandas(frame: DataFrame) -> Any:
