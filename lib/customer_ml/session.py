@@ -297,7 +297,8 @@ def _submitted_session(settings: Settings) -> SparkSession:
     decides with `--conf spark.pyspark.python=…` (spark-submit then sets PYSPARK_PYTHON) or PYSPARK_PYTHON.
     """
     if not _remote() and SparkSession.getActiveSession() is None:
-        _quiet_jvm_logging()
+        if not os.environ.get("DATABRICKS_RUNTIME_VERSION"):  # a Databricks driver's logging is the platform's
+            _quiet_jvm_logging()
         if not os.environ.get("PYSPARK_PYTHON"):
             os.environ["PYSPARK_PYTHON"] = sys.executable
             logger.info("executors run %s (set spark.pyspark.python to choose another)", sys.executable)
