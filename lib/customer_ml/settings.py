@@ -91,7 +91,7 @@ class TableSettings(_Section):
 class MlflowSettings(_Section):
     tracking_uri: str | None = None
     registry_uri: str | None = None
-    experiment: str = "customer_ml"
+    experiment: str | None = None  # null: the project's name, so two projects' runs do not mix
 
 
 class LoggingSettings(_Section):

@@ -53,7 +53,7 @@ def configure(settings: Settings, experiment_name: str | None = None) -> str:
     mlflow.set_tracking_uri(settings.tracking_uri)
     if settings.mlflow.registry_uri:
         mlflow.set_registry_uri(settings.mlflow.registry_uri)
-    experiment_name = experiment_name or settings.mlflow.experiment
+    experiment_name = experiment_name or settings.mlflow.experiment or settings.project.name
     experiment = mlflow.get_experiment_by_name(experiment_name)
     if experiment is not None:
         experiment_id = experiment.experiment_id

@@ -263,3 +263,23 @@ def test_config_show_spells_keys_as_the_yaml_does_and_loads_back(tmp_path: Path)
     (tmp_path / "shown.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
     again = load_settings("local", conf_dir=REPO / "conf", overlays=[tmp_path / "shown.yml"])
     assert again.validation.suites["customers"].schema_["age"] == "int"
+
+
+def test_runs_go_to_an_experiment_of_the_project_name_unless_one_is_set(tmp_path: Path) -> None:
+    """Two projects on one MLflow store keep their runs apart: the experiment defaults to project.name."""
+    import mlflow
+
+    from customer_ml import tracking
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for sets, expected in (
+        (("project.name=cards",), "cards"),
+        (("project.name=cards", "mlflow.experiment=shared"), "shared"),
+    ):
+        settings = load_settings(
+            "local",
+            conf_dir=REPO / "conf",
+            overrides=(f"project.work_dir={tmp_path}", f"mlflow.tracking_uri={store}", *sets),
+        )
+        experiment_id = tracking.configure(settings)
+        assert mlflow.get_experiment(experiment_id).name == expected
