@@ -106,6 +106,8 @@ def test_stages_over_spark_connect(connect_server: str, spark: SparkSession, tmp
         # xgboost.spark models load through the SparkContext: over Connect only Spark ML's own estimators score
         "classifier.candidates.xgboost.enabled=false",
         "classifier.candidates.logistic.enabled=false",
+        "segmenter.selection.k_max=3",  # the models only need to exist: scoring and monitoring are under test
+        "segmenter.stability.runs=0",
     )
     bind_settings(spark, settings, engine="delta-rs")
     classifier.run(spark, settings)
