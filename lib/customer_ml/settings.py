@@ -49,6 +49,7 @@ class LakeSettings(_Section):
     catalog: str | None = None
     target_file_rows: int = Field(default=1_000_000, ge=1000)
     vacuum_retain_hours: int = Field(default=168, ge=0)
+    offline_merge_max_rows: int = Field(default=2_000_000, ge=1)
 
     @field_validator("catalog")
     @classmethod

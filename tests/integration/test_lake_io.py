@@ -196,3 +196,64 @@ def test_file_statistics_are_exact_and_skip_unsafe_types(spark: SparkSession, la
         "nothing": 3,
         "count": 1,
     }
+
+
+def _file_scans(frame) -> list[str]:  # noqa: ANN001 - a DataFrame
+    plan = frame._jdf.queryExecution().executedPlan().toString()
+    return [line for line in plan.splitlines() if "FileScan parquet" in line]
+
+
+def test_a_partitioned_table_is_one_scan_that_prunes_by_partition(spark: SparkSession, lake_settings: Settings) -> None:
+    months = [dt.date(2026, m, 28) for m in (1, 2, 3, 4)]
+    for month in months:  # score_date partitions accumulate, one write a month
+        frame = spark.createDataFrame(
+            [(i, month, float(i)) for i in range(5)], "id long, score_date date, score double"
+        )
+        lake.write_table(frame, "t", mode="append", partition_by=["score_date"])
+    table = lake.read_table(spark, "t")
+    assert table.columns == ["id", "score_date", "score"]
+    assert sorted(tuple(r) for r in table.groupBy("score_date").count().collect()) == [(m, 5) for m in months]
+    assert len(_file_scans(table)) == 1  # not one scan per month unioned
+    march = table.where(F.col("score_date") == dt.date(2026, 3, 28))
+    (scan,) = _file_scans(march)
+    assert "PartitionFilters: [isnotnull(score_date" in scan and "= 2026-03-28" in scan, scan
+    assert march.count() == 5 and {r["score_date"] for r in march.collect()} == {dt.date(2026, 3, 28)}
+
+
+def test_files_outside_partition_folders_take_their_values_from_the_log(
+    spark: SparkSession, lake_settings: Settings, tmp_path: Path
+) -> None:
+    """A writer that does not name folders after partition values (random prefixes, flat files): the log's
+    values are the truth, not the folders."""
+    import pyarrow.parquet as pq
+    from deltalake import Schema as DeltaSchema
+    from deltalake.transaction import AddAction, create_table_with_add_actions
+
+    location = Path(lake.table_path(spark, "t2"))
+    location.mkdir(parents=True)
+    actions = []
+    for name, region, ids in (("a1", "north", [1, 2]), ("b2", "south", [3]), ("c3", None, [4])):
+        file = f"{name}.parquet"
+        pq.write_table(pa.table({"id": pa.array(ids, pa.int64())}), location / file)
+        size = (location / file).stat().st_size
+        actions.append(AddAction(file, size, {"region": region}, 0, True, None))
+    schema = DeltaSchema.from_json(
+        json.dumps(
+            {
+                "type": "struct",
+                "fields": [
+                    {"name": "id", "type": "long", "nullable": True, "metadata": {}},
+                    {"name": "region", "type": "string", "nullable": True, "metadata": {}},
+                ],
+            }
+        )
+    )
+    create_table_with_add_actions(str(location), schema, actions, mode="error", partition_by=["region"])
+    table = lake.read_table(spark, "t2")
+    assert sorted((r["id"], r["region"]) for r in table.collect()) == [
+        (1, "north"),
+        (2, "north"),
+        (3, "south"),
+        (4, None),
+    ]
+    assert table.where(F.col("region") == "south").select("id").collect()[0]["id"] == 3

@@ -15,7 +15,9 @@ from pyspark.sql import types as T
 from customer_ml import lake
 from customer_ml.errors import LakeError, SchemaMismatchError
 from customer_ml.lake import delta_rs
+from customer_ml.session import bind_settings
 from customer_ml.settings import Settings
+from tests.conftest import make_settings
 
 SCHEMA = "id long, amount double, part string"
 
@@ -114,6 +116,24 @@ def test_merge_refuses_duplicate_source_keys(spark: SparkSession, lake_settings:
         lake.write_table(frame(spark, [(2, 1.0, "x"), (2, 2.0, "y")]), "t", mode="merge", merge_keys=["id"])
     with pytest.raises(LakeError, match=r"mode='merge' needs merge_keys"):
         lake.write_table(frame(spark, [(2, 1.0, "x")]), "t", mode="merge")
+
+
+def test_an_offline_merge_beyond_its_row_limit_is_refused_and_names_the_ways_out(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "work", "tables.t.path=t", "lake.offline_merge_max_rows=2")
+    bind_settings(spark, settings, engine="delta-rs")
+    lake.write_table(frame(spark, [(1, 1.0, "a")]), "t", mode="overwrite")
+    lake.write_table(frame(spark, [(1, 10.0, "a"), (2, 2.0, "b")]), "t", mode="merge", merge_keys=["id"])
+    with pytest.raises(LakeError) as refused:
+        lake.write_table(
+            frame(spark, [(1, 9.0, "a"), (2, 9.0, "b"), (3, 9.0, "c")]), "t", mode="merge", merge_keys=["id"]
+        )
+    message = str(refused.value)
+    assert "merge into table t: 3 rows exceed lake.offline_merge_max_rows (2)" in message
+    assert "mode: overwrite" in message and "lake.engine: spark" in message
+    assert versions(spark, "t") == [1, 0]  # nothing written
+    assert sorted(tuple(r) for r in lake.read_table(spark, "t").collect()) == [(1, 10.0, "a"), (2, 2.0, "b")]
 
 
 def test_a_task_failing_midway_leaves_the_previous_version(spark: SparkSession, lake_settings: Settings) -> None:

@@ -92,6 +92,13 @@ def read(spark: SparkSession, table: DeltaTable, name: str) -> DataFrame:
     adds = pa.table(table.get_add_actions(flatten=True)).to_pylist()
     if not adds:
         return spark.createDataFrame([], schema)
+    if not partition_columns or all(_hive_layout(add, partition_columns) for add in adds):
+        # One scan over every file: Spark takes the partition values from the folder names (typed by the schema)
+        # and prunes files by them when a query filters on a partition column.
+        files = [_file_location(root, add["path"]) for add in adds]
+        return spark.read.schema(schema).option("basePath", root).parquet(*files).select(*schema.fieldNames())
+    # Files outside `column=value/` folders (a writer with random prefixes): one scan per partition, values from
+    # the log.
     groups: dict[tuple, list[str]] = {}
     for add in adds:
         key = tuple(add.get(f"partition.{c}") for c in partition_columns)
@@ -411,6 +418,25 @@ def _check_readable(table: DeltaTable, name: str) -> None:
                 f"table {name} has files with deletion vectors, which the offline engine cannot apply; run "
                 "REORG TABLE … APPLY (PURGE) on the native engine, or read it with lake.engine: spark"
             )
+
+
+def _hive_layout(add: Mapping[str, Any], partition_columns: Sequence[str]) -> bool:
+    """Whether a data file sits in `c1=v1/c2=v2/` folders (relative to the table) that spell exactly its partition
+    values from the log, as Spark's partition discovery reads them (`%XX` unescaped, the Hive null folder)."""
+    path = add["path"]
+    if "://" in path or path.startswith("file:"):
+        return False
+    folders = unquote(path).split("/")[:-1]
+    if len(folders) != len(partition_columns):
+        return False
+    for folder, column in zip(folders, partition_columns, strict=True):
+        name, equals, text = folder.partition("=")
+        value = arrow_sink._partition_string(add.get(f"partition.{column}"))
+        if not equals or name != column or value == "":  # Spark reads an empty folder value as null, Delta as ''
+            return False
+        if unquote(text) != (arrow_sink.NULL_PARTITION if value is None else value):
+            return False
+    return True
 
 
 def _file_location(root: str, path: str) -> str:

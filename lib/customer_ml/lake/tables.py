@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from customer_ml.errors import (
@@ -230,9 +231,18 @@ def write_table(
     )
     try:
         if mode == "merge" and exists:
-            _check_unique_keys(rows, name, merge_keys)
-            engine_merge = native.merge if engine == "spark" else delta_rs.merge
-            return engine_merge(rows, plan, keys=merge_keys)
+            count = _count_unique_keys(rows, name, merge_keys)
+            if engine == "spark":
+                return native.merge(rows, plan, keys=merge_keys)
+            limit = bound_settings(spark).lake.offline_merge_max_rows
+            if count > limit:
+                raise LakeError(
+                    f"merge into table {name}: {count:,} rows exceed lake.offline_merge_max_rows ({limit:,}); the "
+                    "offline engine merges through the driver's memory. Replace the table instead (an ingest "
+                    "source's mode: overwrite), run where delta-spark is on the classpath (lake.engine: spark), or "
+                    "raise the limit if the driver has the memory"
+                )
+            return delta_rs.merge(rows, plan, keys=merge_keys)
         if engine == "spark":
             return native.write(rows, plan)
         return delta_rs.write(rows, plan, target_file_rows=bound_settings(spark).lake.target_file_rows)
@@ -359,14 +369,19 @@ def _as_list(values: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None) -> 
     return [values] if isinstance(values, Mapping) else list(values)
 
 
-def _check_unique_keys(frame: DataFrame, name: str, keys: Sequence[str]) -> None:
-    duplicated = frame.groupBy(*keys).count().where("count > 1").limit(3).collect()
-    if duplicated:
+def _count_unique_keys(frame: DataFrame, name: str, keys: Sequence[str]) -> int:
+    """The merge source's row count, in the same pass that checks every key is there once."""
+    found = frame.groupBy(*keys).count().agg(F.sum("count").alias("rows"), F.max("count").alias("most")).first()
+    if found is None or found["rows"] is None:
+        return 0
+    if found["most"] > 1:
+        duplicated = frame.groupBy(*keys).count().where("count > 1").limit(3).collect()
         examples = ", ".join(str({k: row[k] for k in keys}) for row in duplicated)
         raise LakeError(
             f"merge into table {name}: the data holds several rows for the same key ({examples}); "
             "deduplicate it on the merge keys first"
         )
+    return int(found["rows"])
 
 
 def _commit_info(name: str, mode: str) -> dict[str, Any]:
