@@ -48,6 +48,8 @@ bench: install
 	$(BIN)/python bench/bench_validation.py
 	$(BIN)/python bench/bench_classifier.py
 	$(BIN)/python bench/bench_scoring.py
+	$(BIN)/python bench/bench_monitoring.py
+	$(BIN)/python bench/bench_scale.py
 
 clean:
 	rm -rf $(VENV) build dist lib/*.egg-info work .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log
