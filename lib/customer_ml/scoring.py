@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from customer_ml import classifier, segmenter, tracking
+from customer_ml import columns, tracking
 from customer_ml.errors import ConfigError, CustomerMLError
 from customer_ml.features import quote
 from customer_ml.lake import tables
@@ -129,7 +129,7 @@ def run(
     day = score_date or dt.datetime.now(dt.UTC).date()
     started = time.perf_counter()
     with job_context(job="score", score_date=day.isoformat()), stage("score") as log:
-        classifier_ref = resolve_model(settings, classifier.KIND, classifier_version)
+        classifier_ref = resolve_model(settings, columns.CLASSIFIER, classifier_version)
         segmenter_ref = _segmenter_or_none(settings, segmenter_version)
         if classifier_ref.threshold is None:
             raise CustomerMLError(
@@ -147,14 +147,10 @@ def run(
             score_frame(rows, propensity, segments, source)
             .select(
                 F.col(quote(data.id_column)),
-                F.col(classifier.SCORE),
-                F.col(segmenter.SEGMENT_ID),
-                F.col(segmenter.SEGMENT_NAME),
-                *(
-                    [classifier.label_expression(data, rows.schema).alias("_label")]
-                    if _has_label(settings, rows)
-                    else []
-                ),
+                F.col(columns.SCORE),
+                F.col(columns.SEGMENT_ID),
+                F.col(columns.SEGMENT_NAME),
+                *([columns.label_expression(data, rows.schema).alias("_label")] if _has_label(settings, rows) else []),
             )
             .cache()
         )
@@ -166,11 +162,11 @@ def run(
         deciles = _decile_bounds(scored)
         out = scored.select(
             F.col(quote(data.id_column)),
-            F.col(classifier.SCORE).alias("score"),
+            F.col(columns.SCORE).alias("score"),
             _decile(deciles).alias("score_decile"),
-            (F.col(classifier.SCORE) >= F.lit(propensity.threshold)).alias("predicted_positive"),
-            F.col(segmenter.SEGMENT_ID),
-            F.col(segmenter.SEGMENT_NAME),
+            (F.col(columns.SCORE) >= F.lit(propensity.threshold)).alias("predicted_positive"),
+            F.col(columns.SEGMENT_ID),
+            F.col(columns.SEGMENT_NAME),
             F.lit(propensity.name).alias("classifier_model"),
             F.lit(propensity.version).alias("classifier_version"),
             F.lit(propensity.run_id).alias("classifier_run_id"),
@@ -220,19 +216,19 @@ def score_frame(rows: DataFrame, propensity: LoadedModel, segments: LoadedModel 
     try:
         with_score = propensity.model.transform(rows).select(
             *[F.col(quote(c)) for c in columns],
-            classifier.score_expression().alias(classifier.SCORE),
+            columns.score_expression().alias(columns.SCORE),
         )
         segmented = (
             segments.model.transform(with_score)
             if segments
             else with_score.select(
                 "*",
-                F.lit(None).cast("int").alias(segmenter.SEGMENT_ID),
-                F.lit(None).cast("string").alias(segmenter.SEGMENT_NAME),
+                F.lit(None).cast("int").alias(columns.SEGMENT_ID),
+                F.lit(None).cast("string").alias(columns.SEGMENT_NAME),
             )
         )
         both = segmented.select(
-            *[F.col(quote(c)) for c in columns], classifier.SCORE, segmenter.SEGMENT_ID, segmenter.SEGMENT_NAME
+            *[F.col(quote(c)) for c in columns], columns.SCORE, columns.SEGMENT_ID, columns.SEGMENT_NAME
         )
         both.schema  # noqa: B018 - analyse now: a missing column fails here, with its name
     except AnalysisException as error:
@@ -258,8 +254,8 @@ def upgrade_candidates(out: DataFrame, settings: Settings, rows: DataFrame) -> D
         rank.alias("candidate_rank"),
         "score",
         "score_decile",
-        segmenter.SEGMENT_ID,
-        segmenter.SEGMENT_NAME,
+        columns.SEGMENT_ID,
+        columns.SEGMENT_NAME,
         "classifier_version",
         "run_id",
         SCORE_DATE,
@@ -269,8 +265,8 @@ def upgrade_candidates(out: DataFrame, settings: Settings, rows: DataFrame) -> D
 def _segmenter_or_none(settings: Settings, version: str | None) -> ModelRef | None:
     """The segmenter to use: the given version (which must exist), else the champion, else none (logged)."""
     if version is not None:
-        return resolve_model(settings, segmenter.KIND, version)
-    name = tracking.model_name(settings, segmenter.KIND)
+        return resolve_model(settings, columns.SEGMENTER, version)
+    name = tracking.model_name(settings, columns.SEGMENTER)
     tracking.configure(settings)
     if tracking.champion_version(settings, name) is None:
         logger.warning(
@@ -280,7 +276,7 @@ def _segmenter_or_none(settings: Settings, version: str | None) -> ModelRef | No
             name,
         )
         return None
-    return resolve_model(settings, segmenter.KIND, None)
+    return resolve_model(settings, columns.SEGMENTER, None)
 
 
 def _has_label(settings: Settings, rows: DataFrame) -> bool:
@@ -289,12 +285,12 @@ def _has_label(settings: Settings, rows: DataFrame) -> bool:
 
 def _decile_bounds(scored: DataFrame) -> list[float]:
     """The 10th … 90th percentiles of the score (approximate, relative error 1e-4: one pass over the rows)."""
-    return scored.approxQuantile(classifier.SCORE, [i / 10 for i in range(1, 10)], 1e-4)
+    return scored.approxQuantile(columns.SCORE, [i / 10 for i in range(1, 10)], 1e-4)
 
 
 def _decile(bounds: list[float]) -> F.Column:
     """1 for the highest tenth of scores … 10 for the lowest."""
-    score = F.col(classifier.SCORE)
+    score = F.col(columns.SCORE)
     cases = F.when(score >= F.lit(bounds[8]), F.lit(1))
     for decile in range(2, 10):  # decile 2 is score >= the 80th percentile … decile 9 >= the 10th
         cases = cases.when(score >= F.lit(bounds[9 - decile]), F.lit(decile))

@@ -37,7 +37,7 @@ from customer_ml.lake.schema import spark_schema_from_delta_json
 from customer_ml.session import is_connect
 
 if TYPE_CHECKING:
-    from customer_ml.lake.tables import WritePlan
+    from customer_ml.lake.plan import WritePlan
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 if TYPE_CHECKING:
-    from customer_ml.lake.tables import WritePlan
+    from customer_ml.lake.plan import WritePlan
 
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 _RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"

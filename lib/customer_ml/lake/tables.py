@@ -29,6 +29,7 @@ from customer_ml.errors import (
     describe_failure,
 )
 from customer_ml.lake import delta_rs, native
+from customer_ml.lake.plan import WritePlan
 from customer_ml.lake.schema import conform, enforce_schema
 from customer_ml.logs import current_context
 from customer_ml.session import bound_settings, lake_engine
@@ -37,22 +38,6 @@ from customer_ml.settings import TABLE_NAME, is_uri, resolve_location
 logger = logging.getLogger(__name__)
 
 WRITE_MODES = ("append", "overwrite", "overwrite_partitions", "merge")
-
-
-@dataclass(frozen=True)
-class WritePlan:
-    """One write, decided: where, how, and the table's schema and partitioning after it."""
-
-    name: str
-    location: str | None
-    catalog_name: str | None
-    mode: str
-    schema: T.StructType
-    partition_by: tuple[str, ...]
-    partition_values: list[Mapping[str, Any]] | None
-    schema_mode: str | None
-    commit_info: dict[str, Any]
-    create: bool
 
 
 @dataclass(frozen=True)

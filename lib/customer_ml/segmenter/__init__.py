@@ -7,18 +7,17 @@ log, register, promote).
 
 from __future__ import annotations
 
-from customer_ml.segmenter.fit import MEAN_DISTANCE, model_fit
+from customer_ml.columns import MEAN_DISTANCE, SEGMENT_ID, SEGMENT_MIX, SEGMENT_NAME
+from customer_ml.segmenter.fit import model_fit
 from customer_ml.segmenter.profiles import (
     PROFILE_COLUMNS,
-    SEGMENT_ID,
-    SEGMENT_NAME,
     level_profiles,
     name_segments,
     numeric_profiles,
     segment_profiles,
 )
 from customer_ml.segmenter.selection import KScan, choose_k, elbow_k, fit_best, kmeans, scan_k, stability_ari
-from customer_ml.segmenter.stage import CLUSTER, KIND, SEGMENT_MIX, SegmentResult, decide, run
+from customer_ml.segmenter.stage import CLUSTER, KIND, SegmentResult, decide, run
 
 __all__ = [
     "CLUSTER",

@@ -18,9 +18,6 @@ from pyspark.sql import functions as F
 
 from customer_ml.errors import MonitoringError
 
-MEAN_DISTANCE = "mean_centroid_distance"
-"""The training run's metric: mean Euclidean distance of its rows to their segment's centre (in feature space)."""
-
 
 def centroid_distance(centres: Sequence[np.ndarray], features_col: str, cluster_col: str) -> Column:
     """Euclidean distance of a row's feature vector to the centre of its cluster (cluster index into `centres`)."""

@@ -12,14 +12,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from customer_ml import features
+from customer_ml.columns import SEGMENT_ID
 from customer_ml.errors import ConfigError
 from customer_ml.settings import SegmenterSettings
 
 logger = logging.getLogger(__name__)
 
 
-SEGMENT_ID = "segment_id"
-SEGMENT_NAME = "segment_name"
 PROFILE_COLUMNS = [
     SEGMENT_ID,
     "feature",

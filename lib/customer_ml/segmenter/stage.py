@@ -30,10 +30,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from customer_ml import features, reports, tracking
+from customer_ml.columns import MEAN_DISTANCE, SEGMENT_ID, SEGMENT_MIX, SEGMENT_NAME, SEGMENTER
 from customer_ml.lake import tables
 from customer_ml.logs import job_context, stage
-from customer_ml.segmenter.fit import MEAN_DISTANCE, mean_distance
-from customer_ml.segmenter.profiles import SEGMENT_ID, SEGMENT_NAME, name_segments, segment_profiles
+from customer_ml.segmenter.fit import mean_distance
+from customer_ml.segmenter.profiles import name_segments, segment_profiles
 from customer_ml.segmenter.selection import KScan, sample_rows, scan_k, stability_ari
 from customer_ml.session import default_parallelism, require_classic
 from customer_ml.settings import SegmenterSettings, Settings
@@ -41,8 +42,7 @@ from customer_ml.settings import SegmenterSettings, Settings
 logger = logging.getLogger(__name__)
 
 
-KIND = "segmenter"
-SEGMENT_MIX = "segment_mix.json"
+KIND = SEGMENTER
 """The training run's artifact: rows per segment name, the mix `customer-ml monitor` compares score dates with."""
 CLUSTER = "_cluster"
 
