@@ -23,7 +23,16 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from customer_ml import columns, tracking
+from customer_ml import tracking
+from customer_ml.columns import (
+    CLASSIFIER,
+    SCORE,
+    SEGMENT_ID,
+    SEGMENT_NAME,
+    SEGMENTER,
+    label_expression,
+    score_expression,
+)
 from customer_ml.errors import ConfigError, CustomerMLError
 from customer_ml.features import quote
 from customer_ml.lake import tables
@@ -129,7 +138,7 @@ def run(
     day = score_date or dt.datetime.now(dt.UTC).date()
     started = time.perf_counter()
     with job_context(job="score", score_date=day.isoformat()), stage("score") as log:
-        classifier_ref = resolve_model(settings, columns.CLASSIFIER, classifier_version)
+        classifier_ref = resolve_model(settings, CLASSIFIER, classifier_version)
         segmenter_ref = _segmenter_or_none(settings, segmenter_version)
         if classifier_ref.threshold is None:
             raise CustomerMLError(
@@ -147,10 +156,10 @@ def run(
             score_frame(rows, propensity, segments, source)
             .select(
                 F.col(quote(data.id_column)),
-                F.col(columns.SCORE),
-                F.col(columns.SEGMENT_ID),
-                F.col(columns.SEGMENT_NAME),
-                *([columns.label_expression(data, rows.schema).alias("_label")] if _has_label(settings, rows) else []),
+                F.col(SCORE),
+                F.col(SEGMENT_ID),
+                F.col(SEGMENT_NAME),
+                *([label_expression(data, rows.schema).alias("_label")] if _has_label(settings, rows) else []),
             )
             .cache()
         )
@@ -162,11 +171,11 @@ def run(
         deciles = _decile_bounds(scored)
         out = scored.select(
             F.col(quote(data.id_column)),
-            F.col(columns.SCORE).alias("score"),
+            F.col(SCORE).alias("score"),
             _decile(deciles).alias("score_decile"),
-            (F.col(columns.SCORE) >= F.lit(propensity.threshold)).alias("predicted_positive"),
-            F.col(columns.SEGMENT_ID),
-            F.col(columns.SEGMENT_NAME),
+            (F.col(SCORE) >= F.lit(propensity.threshold)).alias("predicted_positive"),
+            F.col(SEGMENT_ID),
+            F.col(SEGMENT_NAME),
             F.lit(propensity.name).alias("classifier_model"),
             F.lit(propensity.version).alias("classifier_version"),
             F.lit(propensity.run_id).alias("classifier_run_id"),
@@ -216,20 +225,18 @@ def score_frame(rows: DataFrame, propensity: LoadedModel, segments: LoadedModel 
     try:
         with_score = propensity.model.transform(rows).select(
             *[F.col(quote(c)) for c in columns],
-            columns.score_expression().alias(columns.SCORE),
+            score_expression().alias(SCORE),
         )
         segmented = (
             segments.model.transform(with_score)
             if segments
             else with_score.select(
                 "*",
-                F.lit(None).cast("int").alias(columns.SEGMENT_ID),
-                F.lit(None).cast("string").alias(columns.SEGMENT_NAME),
+                F.lit(None).cast("int").alias(SEGMENT_ID),
+                F.lit(None).cast("string").alias(SEGMENT_NAME),
             )
         )
-        both = segmented.select(
-            *[F.col(quote(c)) for c in columns], columns.SCORE, columns.SEGMENT_ID, columns.SEGMENT_NAME
-        )
+        both = segmented.select(*[F.col(quote(c)) for c in columns], SCORE, SEGMENT_ID, SEGMENT_NAME)
         both.schema  # noqa: B018 - analyse now: a missing column fails here, with its name
     except AnalysisException as error:
         message = str(error).splitlines()[0]
@@ -254,8 +261,8 @@ def upgrade_candidates(out: DataFrame, settings: Settings, rows: DataFrame) -> D
         rank.alias("candidate_rank"),
         "score",
         "score_decile",
-        columns.SEGMENT_ID,
-        columns.SEGMENT_NAME,
+        SEGMENT_ID,
+        SEGMENT_NAME,
         "classifier_version",
         "run_id",
         SCORE_DATE,
@@ -265,8 +272,8 @@ def upgrade_candidates(out: DataFrame, settings: Settings, rows: DataFrame) -> D
 def _segmenter_or_none(settings: Settings, version: str | None) -> ModelRef | None:
     """The segmenter to use: the given version (which must exist), else the champion, else none (logged)."""
     if version is not None:
-        return resolve_model(settings, columns.SEGMENTER, version)
-    name = tracking.model_name(settings, columns.SEGMENTER)
+        return resolve_model(settings, SEGMENTER, version)
+    name = tracking.model_name(settings, SEGMENTER)
     tracking.configure(settings)
     if tracking.champion_version(settings, name) is None:
         logger.warning(
@@ -276,7 +283,7 @@ def _segmenter_or_none(settings: Settings, version: str | None) -> ModelRef | No
             name,
         )
         return None
-    return resolve_model(settings, columns.SEGMENTER, None)
+    return resolve_model(settings, SEGMENTER, None)
 
 
 def _has_label(settings: Settings, rows: DataFrame) -> bool:
@@ -285,12 +292,12 @@ def _has_label(settings: Settings, rows: DataFrame) -> bool:
 
 def _decile_bounds(scored: DataFrame) -> list[float]:
     """The 10th … 90th percentiles of the score (approximate, relative error 1e-4: one pass over the rows)."""
-    return scored.approxQuantile(columns.SCORE, [i / 10 for i in range(1, 10)], 1e-4)
+    return scored.approxQuantile(SCORE, [i / 10 for i in range(1, 10)], 1e-4)
 
 
 def _decile(bounds: list[float]) -> F.Column:
     """1 for the highest tenth of scores … 10 for the lowest."""
-    score = F.col(columns.SCORE)
+    score = F.col(SCORE)
     cases = F.when(score >= F.lit(bounds[8]), F.lit(1))
     for decile in range(2, 10):  # decile 2 is score >= the 80th percentile … decile 9 >= the 10th
         cases = cases.when(score >= F.lit(bounds[9 - decile]), F.lit(decile))

@@ -16,7 +16,8 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from customer_ml import columns, lake, tracking
+from customer_ml import lake, tracking
+from customer_ml.columns import CLASSIFIER, MEAN_DISTANCE, SEGMENT_MIX, SEGMENTER
 from customer_ml.errors import ConfigError, CustomerMLError
 from customer_ml.monitoring.reference import SCORE_REFERENCE, StoredNumeric
 from customer_ml.scoring import SCORE_DATE, ModelRef, resolve_model
@@ -118,12 +119,12 @@ def models(settings: Settings, partition: DataFrame) -> Models:
         versions = sorted(f"classifier v{r[0]} / segmenter v{r[1]}" for r in found)
         raise CustomerMLError(f"the score date was scored by several model versions ({versions}); score it again")
     classifier_version, segmenter_version = found[0]
-    model = resolve_model(settings, columns.CLASSIFIER, str(classifier_version))
+    model = resolve_model(settings, CLASSIFIER, str(classifier_version))
     tags = tracking.client(settings).get_run(model.run_id).data.tags
-    segments = resolve_model(settings, columns.SEGMENTER, str(segmenter_version)) if segmenter_version else None
+    segments = resolve_model(settings, SEGMENTER, str(segmenter_version)) if segmenter_version else None
     fit = None
     if segments is not None:
-        fit = tracking.client(settings).get_run(segments.run_id).data.metrics.get(columns.MEAN_DISTANCE)
+        fit = tracking.client(settings).get_run(segments.run_id).data.metrics.get(MEAN_DISTANCE)
     return Models(model, segments, dict(tags), fit)
 
 
@@ -143,7 +144,7 @@ def baseline(settings: Settings, chosen: str, found: Models) -> Baseline | None:
         match = _TABLE_AT.match(chosen)
         features = Snapshot(match["table"], int(match["version"]))
     scores = _artifact(settings, found.classifier, SCORE_REFERENCE)
-    mix = _artifact(settings, found.segmenter, columns.SEGMENT_MIX) if found.segmenter else None
+    mix = _artifact(settings, found.segmenter, SEGMENT_MIX) if found.segmenter else None
     return Baseline(
         TRAINING if chosen == TRAINING else "table",
         features,

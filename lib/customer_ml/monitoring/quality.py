@@ -24,8 +24,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from customer_ml import columns, evaluation, lake, tracking
-from customer_ml.columns import SCORE
+from customer_ml import evaluation, lake, tracking
+from customer_ml.columns import SCORE, is_number, label_expression
 from customer_ml.errors import ConfigError, MonitoringError
 from customer_ml.features import quote
 from customer_ml.monitoring.calibration import CALIBRATION_ARTIFACT, Calibration, load_calibration
@@ -177,7 +177,7 @@ def read_labels(spark: SparkSession, settings: Settings, score_date: dt.date) ->
     target = settings.data.require_id()
     outcomes = frame.select(
         F.col(quote(id_column)).alias(target),
-        columns.label_expression(spec, frame.schema).alias(LABEL),
+        label_expression(spec, frame.schema).alias(LABEL),
         _outcome_date(labels, score_date).alias(_DATE),
     )
     return outcomes.where(F.col(_DATE).isNotNull() & F.col(LABEL).isNotNull()).transform(latest_label(target))
@@ -253,7 +253,7 @@ def _check_columns(
             f"{schema[labels.date_column].dataType.simpleString()}; name a date, timestamp or ISO-date string column"
         )
     outcome_type = schema[label_column].dataType
-    if not isinstance(outcome_type, T.StringType) and not columns.is_number(positive):
+    if not isinstance(outcome_type, T.StringType) and not is_number(positive):
         raise ConfigError(
             f"monitoring.labels.positive is {positive!r} but {label_column} of table {labels.table} is "
             f"{outcome_type.simpleString()}; set monitoring.labels.positive to the number that means positive"
