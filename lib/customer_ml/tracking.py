@@ -239,6 +239,23 @@ def resolve_version(settings: Settings, name: str, version: str | None) -> tuple
     return f"models:/{name}/{found.version}", str(found.version)
 
 
+def promotion_gate(
+    settings: Settings,
+    name: str,
+    version: str,
+    metric: str,
+    evaluate: Callable[[Any], float],
+    decide: Callable[[float | None, str | None], Promotion],
+) -> Promotion:
+    """What both trainers do once the new version is registered as challenger: measure the champion on the same
+    rows (`evaluate`, see `champion_figure`), `decide(champion's figure, champion version)`, and record the decision
+    (aliases, tags, the run's `promotion.*`) under `metric`."""
+    figure, champion = champion_figure(settings, name, version, evaluate)
+    decision = decide(figure, champion)
+    record_promotion(settings, name, version, decision, metric)
+    return decision
+
+
 def decide_promotion(
     challenger: float, champion: float | None, margin: float, champion_version: str | None
 ) -> Promotion:

@@ -126,16 +126,16 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
                     _log_plots(Path(folder), test_counts, metrics, threshold, importances)
                 columns = features.input_columns(config.features, profile, rows.schema)
                 version = _log_model(model, settings, name, rows, threshold, winner, columns)
-                champion_metric, champion = tracking.champion_figure(
+                decision = tracking.promotion_gate(
                     settings,
                     name,
                     version,
+                    "test_pr_auc",
                     lambda old: evaluation.pr_auc(evaluation.score_counts(scored(old, test), SCORE, LABEL)),
+                    lambda figure, champion: tracking.decide_promotion(
+                        metrics["test_pr_auc"], figure, config.promotion.margin, champion
+                    ),
                 )
-                decision = tracking.decide_promotion(
-                    metrics["test_pr_auc"], champion_metric, config.promotion.margin, champion
-                )
-                tracking.record_promotion(settings, name, version, decision, "test_pr_auc")
         for frame in [*prepared.values(), marked, rows]:
             frame.unpersist()
     return TrainResult(

@@ -143,11 +143,14 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Se
                 version = _log_model(model, settings, name, rows, scan.chosen, columns)
                 same_rows = rows.join(sample.select(data.id_column), data.id_column)
                 evaluator = ClusteringEvaluator(featuresCol=features.FEATURES, predictionCol="prediction")
-                champion_silhouette, champion = tracking.champion_figure(
-                    settings, name, version, lambda old: evaluator.evaluate(old.transform(same_rows))
+                decision = tracking.promotion_gate(
+                    settings,
+                    name,
+                    version,
+                    "silhouette",
+                    lambda old: evaluator.evaluate(old.transform(same_rows)),
+                    lambda figure, champion: decide(silhouette, stability, figure, champion, config),
                 )
-                decision = decide(silhouette, stability, champion_silhouette, champion, config)
-                tracking.record_promotion(settings, name, version, decision, "silhouette")
                 _write_profiles(spark, config.profiles_table, profiles, names, name, version, run_id)
         for frame in (vectors, fit_rows, sample):
             frame.unpersist()
