@@ -6,7 +6,7 @@
 Generates the base (not timed), splits and builds features with the library (not timed), then times only the
 fit of each engine on the same weighted train rows and scores the same test rows:
   gbt-spark-defaults  GBTClassifier with Spark's defaults (20 trees, depth 5, no subsampling, no node-id cache);
-  gbt-tuned           GBTClassifier with our defaults (classifier.GBT_DEFAULTS);
+  gbt-tuned           GBTClassifier with our defaults (classifier.candidates.gbt.params in conf/base);
   xgboost-spark       SparkXGBClassifier with our defaults (200 trees, depth 4, max_bin 64), one worker per core;
   lightgbm            LightGBM on the driver (pandas, 200 trees, num_leaves 31, its default max_bin 255, all cores).
 Goal: the best Spark engine trains in <= 3x LightGBM's time with ROC AUC >= LightGBM's - 0.005.
@@ -68,7 +68,7 @@ def main() -> None:
         "gbt-spark-defaults": lambda: GBTClassifier(
             featuresCol=features.FEATURES, labelCol=classifier.LABEL, weightCol=classifier.WEIGHT, seed=17
         ),
-        "gbt-tuned": lambda: classifier.make_estimator("gbt", {}, cores),
+        "gbt-tuned": lambda: classifier.make_estimator("gbt", config.candidates["gbt"].params, cores),
         "xgboost-spark": lambda: classifier.make_estimator(
             "xgboost", {**config.candidates["xgboost"].params, "max_depth": 4}, cores
         ),

@@ -15,7 +15,6 @@ stage itself (`run`)."""
 from __future__ import annotations
 
 from customer_ml.classifier.candidates import (
-    GBT_DEFAULTS,
     CandidateResult,
     available_candidates,
     importance_by_feature,
@@ -42,7 +41,6 @@ from customer_ml.columns import CLASSIFIER, PROBABILITY, SCORE, label_expression
 __all__ = [
     "CLASSIFIER",
     "CandidateResult",
-    "GBT_DEFAULTS",
     "KIND",
     "LABEL",
     "PROBABILITY",

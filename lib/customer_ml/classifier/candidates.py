@@ -26,21 +26,6 @@ from customer_ml.settings import CandidateSpec, ClassifierSettings, Settings
 logger = logging.getLogger(__name__)
 
 
-# Spark ML GBT defaults chosen for speed at equal or better AUC; conf's params override them. Measured on 210k
-# synthetic train rows, 2 cores (bench/README.md): Spark's defaults (20 trees, step 0.1) 27.7 s, AUC 0.9323; these
-# 20.3 s, AUC 0.9339. The node-id cache (cacheNodeIds + checkpoints) made each tree ~1.6x slower here: left off.
-GBT_DEFAULTS: dict[str, Any] = {
-    "maxIter": 20,
-    "maxDepth": 5,
-    "stepSize": 0.3,
-    "maxBins": 32,
-    "subsamplingRate": 0.5,
-    "minInstancesPerNode": 20,
-    "cacheNodeIds": False,
-    "maxMemoryInMB": 512,
-}
-
-
 @dataclass
 class CandidateResult:
     name: str
@@ -63,38 +48,28 @@ def available_candidates(config: ClassifierSettings) -> list[str]:
 
 
 def make_estimator(name: str, params: dict[str, Any], partitions: int):  # noqa: ANN201 - three estimator types
-    """The estimator of a candidate with our defaults, then conf's params; unknown params fail with their names."""
+    """The estimator of a candidate with conf's params (`classifier.candidates.<name>.params`; conf/base holds the
+    defaults and the measurements behind them); unknown params fail with their names."""
     common = {"featuresCol": features.FEATURES, "labelCol": LABEL, "weightCol": WEIGHT}
     if name == "gbt":
         from pyspark.ml.classification import GBTClassifier
 
-        estimator, merged = GBTClassifier(**common, seed=17), {**GBT_DEFAULTS, **params}
+        estimator = GBTClassifier(**common)
     elif name == "logistic":
         from pyspark.ml.classification import LogisticRegression
 
         # Spark standardises internally (coefficients come back on the original scale): no scaler stage needed,
         # and it is 2x faster than fitting on a StandardScaler's dense output.
         estimator = LogisticRegression(**common, standardization=True)
-        merged = {"maxIter": 30, **params}
     elif name == "xgboost":
         from xgboost.spark import SparkXGBClassifier
 
-        # max_bin 64 (xgboost's default is 256): 1.7x faster at the same AUC on 210k synthetic rows (bench/README.md).
-        defaults = {
-            "n_estimators": 200,
-            "max_depth": 6,
-            "learning_rate": 0.1,
-            "tree_method": "hist",
-            "max_bin": 64,
-            "verbose": False,
-        }
         estimator = SparkXGBClassifier(
             features_col=features.FEATURES, label_col=LABEL, weight_col=WEIGHT, num_workers=partitions
         )
-        merged = {**defaults, **params}
     else:
         raise ConfigError(f"classifier.candidates: unknown candidate {name} (known: gbt, logistic, xgboost)")
-    _set_params(estimator, merged, name)
+    _set_params(estimator, params, name)
     return estimator
 
 
