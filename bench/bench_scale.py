@@ -216,17 +216,21 @@ def main() -> None:
                 references[rows]["score reference"] = reference(spark, settings.data.table, work / "reference")
         print(f"rows={rows:>12,}  references {json.dumps(references[rows])}", flush=True)
         shutil.rmtree(work, ignore_errors=True)
+        publish(figures, references, readme=not args.no_readme)  # after each size: a later failure keeps these
     assert spark is not None
     spark.stop()
-    text = table(figures, references)
-    print(text)
+    print(table(figures, references))
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def publish(figures: list[Figure], references: dict[int, dict[str, float]], *, readme: bool) -> None:
+    """The figures so far as bench_scale.json, the log-log PNG and (unless --no-readme) bench/README.md's table."""
     (HERE / "bench_scale.json").write_text(
         json.dumps({"figures": [asdict(f) for f in figures], "references": references}, indent=1)
     )
     plot(figures, HERE / "bench_scale.png")
-    if not args.no_readme:
-        write_readme(text)
-    shutil.rmtree(root, ignore_errors=True)
+    if readme:
+        write_readme(table(figures, references))
 
 
 if __name__ == "__main__":
