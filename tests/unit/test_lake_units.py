@@ -1,13 +1,20 @@
-"""Pure pieces of the lake: schema enforcement and the native engine's partition predicate."""
+"""Pure pieces of the lake: schema enforcement, the native engine's partition predicate, the engine interface."""
 
 from __future__ import annotations
+
+import inspect
+from pathlib import Path
 
 import pytest
 from pyspark.sql import types as T
 
+from customer_ml.config import load_settings
 from customer_ml.errors import SchemaMismatchError
+from customer_ml.lake.engines import Engine, NativeEngine, OfflineEngine, engine_for
 from customer_ml.lake.native import _predicate
 from customer_ml.lake.schema import conform, enforce_schema
+from customer_ml.session import bind_settings
+from tests.unit.test_unity_catalog import CONF, FakeSession
 
 TABLE = T.StructType([T.StructField("id", T.LongType()), T.StructField("name", T.StringType())])
 
@@ -87,3 +94,23 @@ def test_vacuum_retention_defaults_to_conf_and_refuses_less_than_a_week_unless_f
     assert vacuum_retention(short, None, force=True) == 24
     with pytest.raises(LakeError, match="0 hours or more"):
         vacuum_retention(settings, -1, force=True)
+
+
+@pytest.mark.parametrize("engine", [NativeEngine, OfflineEngine])
+def test_each_engine_answers_every_question_the_lake_asks_with_the_same_signature(engine: type) -> None:
+    asked = {name for name in vars(Engine) if not name.startswith("_") and callable(getattr(Engine, name))}
+    assert asked >= {"exists", "read", "write", "merge", "history", "vacuum", "optimize"}
+    for name in asked:
+        wanted = inspect.signature(getattr(Engine, name))
+        given = inspect.signature(getattr(engine, name))
+        assert list(given.parameters) == list(wanted.parameters), f"{engine.__name__}.{name}{given} != {wanted}"
+    assert isinstance(engine.catalogs, bool)
+
+
+def test_the_engine_is_the_one_the_session_was_bound_with(tmp_path: Path) -> None:
+    settings = load_settings("local", conf_dir=CONF, overrides=[f"project.work_dir={tmp_path}"])
+    session = FakeSession()
+    bind_settings(session, settings, engine="spark")  # type: ignore[arg-type]
+    assert type(engine_for(session)) is NativeEngine  # type: ignore[arg-type]
+    bind_settings(session, settings, engine="delta-rs")  # type: ignore[arg-type]
+    assert type(engine_for(session)) is OfflineEngine  # type: ignore[arg-type]

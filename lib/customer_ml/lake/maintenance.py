@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from customer_ml.errors import CustomerMLError, LakeError, describe_failure
-from customer_ml.lake import delta_rs, native
+from customer_ml.lake.engines import engine_for
 from customer_ml.lake.tables import _commit_info, _exists, _not_found, table_ref
-from customer_ml.session import bound_settings, lake_engine
+from customer_ml.session import bound_settings
 from customer_ml.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -91,19 +91,7 @@ def vacuum(
         raise _not_found(name, ref)
     info = _commit_info(name, "vacuum")
     try:
-        if lake_engine(spark) == "spark":
-            files = native.vacuum(
-                spark,
-                ref.location,
-                ref.catalog_name,
-                hours,
-                dry_run=dry_run,
-                force=force,
-                user_metadata=info["userMetadata"],
-            )
-            size = None
-        else:
-            files, size = delta_rs.vacuum(ref.location, name, hours, dry_run=dry_run, force=force, commit_info=info)
+        files, size = engine_for(spark).vacuum(ref, hours, dry_run=dry_run, force=force, info=info)
     except CustomerMLError:
         raise
     except Exception as error:
@@ -131,10 +119,7 @@ def optimize(spark: SparkSession, name: str) -> OptimizeReport:
         raise _not_found(name, ref)
     info = _commit_info(name, "optimize")
     try:
-        if lake_engine(spark) == "spark":
-            metrics = native.optimize(spark, ref.location, ref.catalog_name, info["userMetadata"])
-        else:
-            metrics = delta_rs.optimize(ref.location, name, info)
+        metrics = engine_for(spark).optimize(ref, info)
     except CustomerMLError:
         raise
     except Exception as error:

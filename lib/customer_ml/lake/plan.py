@@ -1,5 +1,5 @@
-"""What a write was decided to be, handed by `tables` to an engine (`native` or `delta_rs`): the engines read it,
-so they need not import back from the module that calls them."""
+"""What `tables` hands an engine (see `engines`): where a table lives (`TableRef`) and what a write was decided to
+be (`WritePlan`). The engines read them, so they need not import back from the module that calls them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import types as T
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """Where a configured table lives: a path/URI, or a catalog name (native engine only)."""
+
+    name: str
+    location: str | None
+    catalog_name: str | None
+    partition_by: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from customer_ml.errors import SourceError
-from customer_ml.lake import delta_rs, native
-from customer_ml.session import lake_engine
+from customer_ml.lake import delta_rs
+from customer_ml.lake.engines import engine_for
 from customer_ml.settings import is_uri
 
 
@@ -30,9 +30,7 @@ def read_source(spark: SparkSession, name: str, fmt: str, path: str, options: Ma
         raise SourceError(f"source '{name}': no file or folder at {location}; fix ingest.sources.{name}.path")
     try:
         if fmt == "delta":
-            if lake_engine(spark) == "spark":
-                return native.read(spark, location, None, version=None, timestamp=None)
-            return delta_rs.read(spark, delta_rs.open_table(location), name)
+            return engine_for(spark).read_path(location, name)
         reader = spark.read.format(fmt).options(
             **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in options.items()}
         )

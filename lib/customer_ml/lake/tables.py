@@ -28,26 +28,16 @@ from customer_ml.errors import (
     TableNotFoundError,
     describe_failure,
 )
-from customer_ml.lake import delta_rs, native
-from customer_ml.lake.plan import WritePlan
+from customer_ml.lake.engines import engine_for
+from customer_ml.lake.plan import TableRef, WritePlan
 from customer_ml.lake.schema import conform, enforce_schema
 from customer_ml.logs import current_context
-from customer_ml.session import bound_settings, lake_engine
+from customer_ml.session import bound_settings
 from customer_ml.settings import TABLE_NAME, is_uri, resolve_location
 
 logger = logging.getLogger(__name__)
 
 WRITE_MODES = ("append", "overwrite", "overwrite_partitions", "merge")
-
-
-@dataclass(frozen=True)
-class TableRef:
-    """Where a configured table lives: a path/URI, or a catalog name (native engine only)."""
-
-    name: str
-    location: str | None
-    catalog_name: str | None
-    partition_by: tuple[str, ...]
 
 
 def table_ref(spark: SparkSession, name: str) -> TableRef:
@@ -63,9 +53,9 @@ def table_ref(spark: SparkSession, name: str) -> TableRef:
             f"table '{name}' is not configured; add tables.{name}.path (or catalog_name) to conf/base/lake.yml "
             f"(configured: {', '.join(sorted(settings.tables)) or 'none'})"
         )
-    engine = lake_engine(spark)
-    catalog_name = table.catalog_name if engine == "spark" else None
-    if table.catalog_name and engine != "spark" and not table.path:
+    catalogs = engine_for(spark).catalogs
+    catalog_name = table.catalog_name if catalogs else None
+    if table.catalog_name and not catalogs and not table.path:
         raise LakeError(
             f"table '{name}' is a catalog table ({table.catalog_name}), which needs the native delta-spark engine; "
             f"add tables.{name}.path to use it with the offline engine"
@@ -91,9 +81,7 @@ def _not_found(name: str, ref: TableRef) -> TableNotFoundError:
 
 
 def _exists(spark: SparkSession, ref: TableRef) -> bool:
-    if lake_engine(spark) == "spark":
-        return native.exists(spark, ref.location, ref.catalog_name)
-    return delta_rs.exists(ref.location)
+    return engine_for(spark).exists(ref)
 
 
 def read_table(
@@ -115,13 +103,7 @@ def read_table(
     ref = table_ref(spark, name)
     if not _exists(spark, ref):
         raise _not_found(name, ref)
-    if lake_engine(spark) == "spark":
-        return native.read(spark, ref.location, ref.catalog_name, version=version, timestamp=timestamp)
-    try:
-        table = delta_rs.open_table(ref.location, version=version, timestamp=timestamp)
-    except delta_rs.TableNotFoundError:
-        raise TableNotFoundError(f"table '{name}' does not exist at {ref.location}") from None
-    return delta_rs.read(spark, table, name)
+    return engine_for(spark).read(ref, version, timestamp)
 
 
 def read_snapshot(
@@ -188,9 +170,9 @@ def write_table(
             "F.lit(None).cast('string')"
         )
     ref = table_ref(spark, name)
-    engine = lake_engine(spark)
-    exists = _exists(spark, ref)
-    existing_schema, existing_partitions = _existing_layout(spark, ref, engine) if exists else (None, ())
+    engine = engine_for(spark)
+    exists = engine.exists(ref)
+    existing_schema, existing_partitions = engine.layout(ref) if exists else (None, ())
     partition_columns = _partition_columns(ref, frame, partition_by, existing_partitions, exists)
     values = _as_list(partition_values)
     if mode == "overwrite_partitions" and not partition_columns:
@@ -216,21 +198,8 @@ def write_table(
     )
     try:
         if mode == "merge" and exists:
-            count = _count_unique_keys(rows, name, merge_keys)
-            if engine == "spark":
-                return native.merge(rows, plan, keys=merge_keys)
-            limit = bound_settings(spark).lake.offline_merge_max_rows
-            if count > limit:
-                raise LakeError(
-                    f"merge into table {name}: {count:,} rows exceed lake.offline_merge_max_rows ({limit:,}); the "
-                    "offline engine merges through the driver's memory. Replace the table instead (an ingest "
-                    "source's mode: overwrite), run where delta-spark is on the classpath (lake.engine: spark), or "
-                    "raise the limit if the driver has the memory"
-                )
-            return delta_rs.merge(rows, plan, keys=merge_keys)
-        if engine == "spark":
-            return native.write(rows, plan)
-        return delta_rs.write(rows, plan, target_file_rows=bound_settings(spark).lake.target_file_rows)
+            return engine.merge(rows, plan, merge_keys, _count_unique_keys(rows, name, merge_keys))
+        return engine.write(rows, plan)
     except CommitConflictError:
         if exists or mode not in ("append", "merge") or not _exists(spark, ref):
             raise
@@ -254,11 +223,7 @@ def history(spark: SparkSession, name: str, limit: int | None = None) -> list[di
     ref = table_ref(spark, name)
     if not _exists(spark, ref):
         raise _not_found(name, ref)
-    if lake_engine(spark) == "spark":
-        raw = native.history(spark, ref.location, ref.catalog_name, limit)
-    else:
-        raw = delta_rs.history(ref.location, limit)
-    return [_normalise_commit(entry) for entry in raw]
+    return [_normalise_commit(entry) for entry in engine_for(spark).history(ref, limit)]
 
 
 @dataclass(frozen=True)
@@ -281,9 +246,7 @@ def table_id(spark: SparkSession, name: str) -> str:
     ref = table_ref(spark, name)
     if not _exists(spark, ref):
         raise _not_found(name, ref)
-    if lake_engine(spark) == "spark":
-        return native.table_id(spark, ref.location, ref.catalog_name)
-    return str(delta_rs.open_table(ref.location).metadata().id)
+    return engine_for(spark).table_id(ref)
 
 
 def register_views(spark: SparkSession, unreadable: list[str] | None = None) -> list[str]:
@@ -322,13 +285,6 @@ def tables_under_root(lake_root: str) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir() and TABLE_NAME.fullmatch(p.name))
-
-
-def _existing_layout(spark: SparkSession, ref: TableRef, engine: str) -> tuple[T.StructType, tuple[str, ...]]:
-    if engine == "spark":
-        return native.layout(spark, ref.location, ref.catalog_name)
-    table = delta_rs.open_table(ref.location)
-    return delta_rs.table_schema(table), tuple(table.metadata().partition_columns)
 
 
 def _partition_columns(
