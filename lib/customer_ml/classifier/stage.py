@@ -33,7 +33,7 @@ from customer_ml.classifier.split import (
 )
 from customer_ml.columns import CLASSIFIER, SCORE
 from customer_ml.lake import tables
-from customer_ml.logs import job_context, stage
+from customer_ml.logs import StageLog, job_context, stage
 from customer_ml.monitoring.calibration import CALIBRATION_ARTIFACT, Calibration
 from customer_ml.monitoring.reference import SCORE_REFERENCE, StoredNumeric
 from customer_ml.session import default_parallelism, require_classic
@@ -62,95 +62,148 @@ class TrainResult:
     seconds: float
 
 
+@dataclass
+class Prepared:
+    """The labelled rows split and turned into feature vectors: what the search and the evaluation read."""
+
+    rows: DataFrame  # the labelled input, as read
+    marked: DataFrame  # rows with their split
+    test: DataFrame  # the test rows before the feature pipeline (the champion scores them through its own)
+    input_version: int
+    counts: dict[str, int]  # rows per split
+    profile: features.FeatureProfile
+    feature_model: PipelineModel
+    vectors: dict[str, DataFrame]  # train / validation / test: id, label, weight, features (cached)
+
+    def unpersist(self) -> None:
+        for frame in [*self.vectors.values(), self.marked, self.rows]:
+            frame.unpersist()
+
+
+@dataclass
+class Evaluated:
+    """The search's winner, its threshold and what it measured on the validation and test rows."""
+
+    candidates: list[CandidateResult]
+    winner: CandidateResult
+    model: PipelineModel  # the feature stages and the winner's, as registered
+    threshold: evaluation.Threshold
+    calibration: Calibration
+    test_counts: evaluation.ScoreCounts
+    metrics: dict[str, float]
+    importances: dict[str, float]
+
+
 def run(spark: SparkSession, settings: Settings, table: str | None = None) -> TrainResult:
     """Train, evaluate, log and register the classifier on `table` (default `data.table`)."""
-    import mlflow
-
     require_classic(spark, "train-classifier")
-    config, data = settings.classifier, settings.data
-    source = table or data.table
+    source = table or settings.data.table
     started = time.perf_counter()
     with job_context(job="train-classifier"), stage("train-classifier") as log:
-        rows, input_version = read_labelled(spark, source, data, config.features)
-        read = tables.identity(spark, source)
-        marked = mark_split(rows, config, data.id_column)
-        train, validation, test = parts(marked)
-        tally = marked.groupBy(SPLIT, LABEL).count().collect()  # one job for every count the stage needs
-        counts = {
-            n: log.count(n, sum(r["count"] for r in tally if r[SPLIT] == n)) for n in ("train", "validation", "test")
-        }
-        check_both_classes(tally, counts, source, data.label.column)
-        positives = sum(r["count"] for r in tally if r[SPLIT] == "train" and r[LABEL] == 1.0)
-        train = with_weights(train, config.class_weight, positives, counts["train"])
-        exclude = [data.id_column, data.label.column, LABEL, WEIGHT, SPLIT]
-
-        profile = features.profile_features(train, config.features, exclude)
-        pipeline = features.build_feature_pipeline(config.features, train.schema, profile, exclude)
-        features.choose_pca_components(pipeline, train, config.features, profile)
-        feature_model = pipeline.fit(train)
-        partitions = default_parallelism(spark)
-        prepared = {
-            name: feature_model.transform(
-                frame.withColumn(WEIGHT, F.lit(1.0)) if WEIGHT not in frame.columns else frame
-            )
-            .select(data.id_column, LABEL, WEIGHT, features.FEATURES)
-            .repartition(partitions)
-            .cache()
-            for name, frame in [("train", train), ("validation", validation), ("test", test)]
-        }
-
-        candidates = search_candidates(prepared["train"], prepared["validation"], config, settings)
-        winner = max(candidates, key=lambda c: c.validation_pr_auc)
-        logger.info("winner: %s (validation PR AUC %.4f)", winner.name, winner.validation_pr_auc)
-        model = PipelineModel(stages=[*feature_model.stages, *model_stages(winner.model)])
-
-        validation_counts = evaluation.score_counts(scored(winner.model, prepared["validation"]), SCORE, LABEL)
-        threshold = choose_threshold(validation_counts, config)
-        calibration = Calibration.fit(validation_counts)  # scores -> probabilities, for quality without labels
-        test_counts = evaluation.score_counts(scored(winner.model, prepared["test"]), SCORE, LABEL)
-        metrics = test_metrics(test_counts, threshold)
-        metrics["validation_pr_auc"] = winner.validation_pr_auc
-        importances = importance_by_feature(winner.model, feature_model, profile, config, prepared["train"])
-
-        tracking.configure(settings)
-        name = tracking.model_name(settings, KIND)
-        with mlflow.start_run(run_name=f"train-classifier {source}") as active:
-            run_id = active.info.run_id
-            with job_context(run_id=run_id):
-                _log_run(settings, source, read, input_version, counts, profile, candidates, winner, threshold, metrics)
-                # The test scores' distribution: the reference `customer-ml monitor` compares each score date with.
-                stored = StoredNumeric.of_counts(test_counts.score, test_counts.rows)
-                mlflow.log_dict(stored.to_dict(), SCORE_REFERENCE)
-                mlflow.log_dict(calibration.to_dict(), CALIBRATION_ARTIFACT)
-                with tempfile.TemporaryDirectory() as folder:
-                    _log_plots(Path(folder), test_counts, metrics, threshold, importances)
-                columns = features.input_columns(config.features, profile, rows.schema)
-                version = _log_model(model, settings, name, rows, threshold, winner, columns)
-                decision = tracking.promotion_gate(
-                    settings,
-                    name,
-                    version,
-                    "test_pr_auc",
-                    lambda old: evaluation.pr_auc(evaluation.score_counts(scored(old, test), SCORE, LABEL)),
-                    lambda figure, champion: tracking.decide_promotion(
-                        metrics["test_pr_auc"], figure, config.promotion.margin, champion
-                    ),
-                )
-        for frame in [*prepared.values(), marked, rows]:
-            frame.unpersist()
+        prepared = prepare(spark, settings, source, log)
+        evaluated = evaluate(prepared, settings)
+        run_id, name, version, decision = _track(spark, settings, source, prepared, evaluated)
+        prepared.unpersist()
     return TrainResult(
         run_id=run_id,
         model_name=name,
         version=version,
-        winner=winner.name,
-        threshold=threshold,
-        metrics=metrics,
-        candidates=candidates,
+        winner=evaluated.winner.name,
+        threshold=evaluated.threshold,
+        metrics=evaluated.metrics,
+        candidates=evaluated.candidates,
         promotion=decision,
         input_table=source,
-        input_version=input_version,
+        input_version=prepared.input_version,
         seconds=time.perf_counter() - started,
     )
+
+
+def prepare(spark: SparkSession, settings: Settings, source: str, log: StageLog) -> Prepared:
+    """Read the labelled rows, split them, weight the training rows, fit the feature pipeline on them and turn
+    every split into cached feature vectors."""
+    config, data = settings.classifier, settings.data
+    rows, input_version = read_labelled(spark, source, data, config.features)
+    marked = mark_split(rows, config, data.id_column)
+    train, validation, test = parts(marked)
+    tally = marked.groupBy(SPLIT, LABEL).count().collect()  # one job for every count the stage needs
+    counts = {n: log.count(n, sum(r["count"] for r in tally if r[SPLIT] == n)) for n in ("train", "validation", "test")}
+    check_both_classes(tally, counts, source, data.label.column)
+    positives = sum(r["count"] for r in tally if r[SPLIT] == "train" and r[LABEL] == 1.0)
+    train = with_weights(train, config.class_weight, positives, counts["train"])
+    exclude = [data.id_column, data.label.column, LABEL, WEIGHT, SPLIT]
+
+    profile = features.profile_features(train, config.features, exclude)
+    pipeline = features.build_feature_pipeline(config.features, train.schema, profile, exclude)
+    features.choose_pca_components(pipeline, train, config.features, profile)
+    feature_model = pipeline.fit(train)
+    partitions = default_parallelism(spark)
+    vectors = {
+        name: feature_model.transform(frame.withColumn(WEIGHT, F.lit(1.0)) if WEIGHT not in frame.columns else frame)
+        .select(data.id_column, LABEL, WEIGHT, features.FEATURES)
+        .repartition(partitions)
+        .cache()
+        for name, frame in [("train", train), ("validation", validation), ("test", test)]
+    }
+    return Prepared(rows, marked, test, input_version, counts, profile, feature_model, vectors)
+
+
+def evaluate(prepared: Prepared, settings: Settings) -> Evaluated:
+    """Search the candidates, take the best on validation PR AUC, choose its threshold and calibration on the
+    validation rows, and measure it on the test rows."""
+    config, vectors = settings.classifier, prepared.vectors
+    candidates = search_candidates(vectors["train"], vectors["validation"], config, settings)
+    winner = max(candidates, key=lambda c: c.validation_pr_auc)
+    logger.info("winner: %s (validation PR AUC %.4f)", winner.name, winner.validation_pr_auc)
+    model = PipelineModel(stages=[*prepared.feature_model.stages, *model_stages(winner.model)])
+
+    validation_counts = evaluation.score_counts(scored(winner.model, vectors["validation"]), SCORE, LABEL)
+    threshold = choose_threshold(validation_counts, config)
+    calibration = Calibration.fit(validation_counts)  # scores -> probabilities, for quality without labels
+    test_counts = evaluation.score_counts(scored(winner.model, vectors["test"]), SCORE, LABEL)
+    metrics = test_metrics(test_counts, threshold)
+    metrics["validation_pr_auc"] = winner.validation_pr_auc
+    importances = importance_by_feature(
+        winner.model, prepared.feature_model, prepared.profile, config, vectors["train"]
+    )
+    return Evaluated(candidates, winner, model, threshold, calibration, test_counts, metrics, importances)
+
+
+def _track(
+    spark: SparkSession, settings: Settings, source: str, prepared: Prepared, evaluated: Evaluated
+) -> tuple[str, str, str, tracking.Promotion]:
+    """One MLflow run: parameters, metrics, the monitor's references, plots, the model registered as challenger,
+    and the promotion gate against the champion on the same test rows. Returns (run id, model name, version,
+    the decision)."""
+    import mlflow
+
+    config, metrics = settings.classifier, evaluated.metrics
+    read = tables.identity(spark, source)
+    tracking.configure(settings)
+    name = tracking.model_name(settings, KIND)
+    with mlflow.start_run(run_name=f"train-classifier {source}") as active, job_context(run_id=active.info.run_id):
+        _log_run(settings, source, read, prepared, evaluated)
+        # The test scores' distribution: the reference `customer-ml monitor` compares each score date with.
+        stored = StoredNumeric.of_counts(evaluated.test_counts.score, evaluated.test_counts.rows)
+        mlflow.log_dict(stored.to_dict(), SCORE_REFERENCE)
+        mlflow.log_dict(evaluated.calibration.to_dict(), CALIBRATION_ARTIFACT)
+        with tempfile.TemporaryDirectory() as folder:
+            _log_plots(Path(folder), evaluated.test_counts, metrics, evaluated.threshold, evaluated.importances)
+        columns = features.input_columns(config.features, prepared.profile, prepared.rows.schema)
+        version = _log_model(
+            evaluated.model, settings, name, prepared.rows, evaluated.threshold, evaluated.winner, columns
+        )
+        decision = tracking.promotion_gate(
+            settings,
+            name,
+            version,
+            "test_pr_auc",
+            lambda old: evaluation.pr_auc(evaluation.score_counts(scored(old, prepared.test), SCORE, LABEL)),
+            lambda figure, champion: tracking.decide_promotion(
+                metrics["test_pr_auc"], figure, config.promotion.margin, champion
+            ),
+        )
+    return active.info.run_id, name, version, decision
 
 
 def choose_threshold(counts: evaluation.ScoreCounts, config: ClassifierSettings) -> evaluation.Threshold:
@@ -185,19 +238,12 @@ def test_metrics(counts: evaluation.ScoreCounts, threshold: evaluation.Threshold
 
 
 def _log_run(
-    settings: Settings,
-    source: str,
-    read: tables.TableIdentity,
-    input_version: int,
-    counts: dict[str, int],
-    profile: features.FeatureProfile,
-    candidates: list[CandidateResult],
-    winner: CandidateResult,
-    threshold: evaluation.Threshold,
-    metrics: dict[str, float],
+    settings: Settings, source: str, read: tables.TableIdentity, prepared: Prepared, evaluated: Evaluated
 ) -> None:
     import mlflow
 
+    input_version, counts, winner = prepared.input_version, prepared.counts, evaluated.winner
+    candidates, threshold, metrics = evaluated.candidates, evaluated.threshold, evaluated.metrics
     tracking.log_params(
         {
             "data": settings.data.model_dump(),
@@ -229,7 +275,7 @@ def _log_run(
         },
         "candidates.json",
     )
-    mlflow.log_dict(profile.as_dict(), "feature_profile.json")
+    mlflow.log_dict(prepared.profile.as_dict(), "feature_profile.json")
     mlflow.log_dict(threshold.__dict__, "threshold.json")
 
 

@@ -32,12 +32,12 @@ from pyspark.sql import functions as F
 from customer_ml import features, reports, tracking
 from customer_ml.columns import MEAN_DISTANCE, SEGMENT_ID, SEGMENT_MIX, SEGMENT_NAME, SEGMENTER
 from customer_ml.lake import tables
-from customer_ml.logs import job_context, stage
+from customer_ml.logs import StageLog, job_context, stage
 from customer_ml.segmenter.fit import mean_distance
 from customer_ml.segmenter.profiles import name_segments, segment_profiles
 from customer_ml.segmenter.selection import KScan, sample_rows, scan_k, stability_ari
 from customer_ml.session import default_parallelism, require_classic
-from customer_ml.settings import SegmenterSettings, Settings
+from customer_ml.settings import FeatureSpec, SegmenterSettings, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -64,111 +64,155 @@ class SegmentResult:
     seconds: float
 
 
+@dataclass
+class Prepared:
+    """The input as feature vectors, with the fit sample and the silhouette sample drawn from them (all cached)."""
+
+    rows: DataFrame
+    input_version: int
+    spec: FeatureSpec
+    profile: features.FeatureProfile
+    feature_model: PipelineModel
+    vectors: DataFrame  # id, features: every row
+    fit_rows: DataFrame  # the rows KMeans fits on (segmenter.fit_sample_rows)
+    sample: DataFrame  # the rows silhouettes are measured on
+    fitted_on: int  # rows in fit_rows
+
+    def unpersist(self) -> None:
+        for frame in (self.vectors, self.fit_rows, self.sample):
+            frame.unpersist()
+
+
+@dataclass
+class Segments:
+    """The chosen KMeans model with its segment ids, names and profiles, and the figures that chose it."""
+
+    kmeans: KMeansModel
+    scan: KScan
+    stability: float | None
+    silhouette: float
+    order: dict[int, int]  # KMeans cluster -> segment id
+    fit: float  # mean distance to the centre
+    profiles: pd.DataFrame
+    names: dict[int, str]
+    model: PipelineModel  # features, KMeans and the id / name stage, as registered
+
+
 def run(spark: SparkSession, settings: Settings, table: str | None = None) -> SegmentResult:
     """Fit, profile, name, log and register the segmenter on `table` (default `data.table`)."""
-    import mlflow
-
     require_classic(spark, "train-segmenter")
-    config, data = settings.segmenter, settings.data
-    source = table or data.table
-    spec = config.features.model_copy(update={"scale": True})
+    source = table or settings.data.table
     started = time.perf_counter()
     with job_context(job="train-segmenter"), stage("train-segmenter") as log:
-        rows, input_version = tables.read_snapshot(spark, source, required={data.require_id(): "data.id_column"})
-        exclude = [data.id_column] + ([data.label.column] if data.label else [])
-        features.check_spec(spec, rows, "segmenter.features", source, exclude)
-        profile = features.profile_features(rows, spec, exclude, seed=config.seed)
-        pipeline = features.build_feature_pipeline(spec, rows.schema, profile, exclude)
-        features.choose_pca_components(pipeline, rows, spec, profile)
-        feature_model = pipeline.fit(rows)
-        vectors = (
-            feature_model.transform(rows)
-            .select(data.id_column, features.FEATURES)
-            .repartition(default_parallelism(spark))
-            .cache()
-        )
-        total = log.count("input", vectors.count())
-        fit_rows = sample_rows(vectors, config.fit_sample_rows, total, config.seed).cache()
-        fitted_on = log.count("fit sample", fit_rows.count())
-        sample = sample_rows(fit_rows, config.selection.silhouette_sample_rows, fitted_on, config.seed).cache()
-
-        models, scan = scan_k(fit_rows, sample, config)
-        kmeans = models[scan.chosen]
-        stability = stability_ari(fit_rows, kmeans, config, fitted_on)
-        if stability is not None and stability < config.stability.min_ari:
-            logger.warning(
-                "segmenter stability: mean adjusted Rand index %.3f < %.2f (segmenter.stability.min_ari): the "
-                "segments change between refits; consider another k or features",
-                stability,
-                config.stability.min_ari,
-            )
-        assigned = kmeans.transform(vectors).withColumnRenamed("prediction", CLUSTER)
-        order = _order_by_size(assigned)
-        fit = mean_distance(assigned, kmeans, CLUSTER)
-        profiled = rows.join(assigned.select(data.id_column, CLUSTER), data.id_column).withColumn(
-            SEGMENT_ID, _relabel(order)
-        )
-        numeric = [c for c in profile.numeric if c in rows.columns or c in spec.derived]
-        categorical = [c for c in profile.categorical if c in rows.columns or c in spec.derived]
-        profiled = features.derive(profiled, spec) if spec.derived else profiled
-        # The profiles aggregate three times (per segment, population, levels): cache the join's narrow result once.
-        profiled = profiled.select(SEGMENT_ID, *[F.col(features.quote(c)) for c in [*numeric, *categorical]]).cache()
-        profiles = segment_profiles(profiled, SEGMENT_ID, numeric, categorical, config.profile_levels)
-        profiled.unpersist()
-        names = name_segments(profiles, config)
-        model = PipelineModel(stages=[*feature_model.stages, kmeans, _label_stage(order, names)])
-        silhouette = scan.silhouette[scan.ks.index(scan.chosen)]
-
-        tracking.configure(settings)
-        name = tracking.model_name(settings, KIND)
-        with mlflow.start_run(run_name=f"train-segmenter {source}") as active:
-            run_id = active.info.run_id
-            with job_context(run_id=run_id):
-                _log_run(
-                    settings,
-                    source,
-                    input_version,
-                    tables.identity(spark, source),
-                    profile,
-                    scan,
-                    stability,
-                    silhouette,
-                    names,
-                    profiles,
-                )
-                mlflow.log_metric(MEAN_DISTANCE, fit)
-                with tempfile.TemporaryDirectory() as folder:
-                    _log_plots(Path(folder), scan, sample, kmeans, order, names, profiles)
-                columns = features.input_columns(spec, profile, rows.schema)
-                version = _log_model(model, settings, name, rows, scan.chosen, columns)
-                same_rows = rows.join(sample.select(data.id_column), data.id_column)
-                evaluator = ClusteringEvaluator(featuresCol=features.FEATURES, predictionCol="prediction")
-                decision = tracking.promotion_gate(
-                    settings,
-                    name,
-                    version,
-                    "silhouette",
-                    lambda old: evaluator.evaluate(old.transform(same_rows)),
-                    lambda figure, champion: decide(silhouette, stability, figure, champion, config),
-                )
-                _write_profiles(spark, config.profiles_table, profiles, names, name, version, run_id)
-        for frame in (vectors, fit_rows, sample):
-            frame.unpersist()
+        prepared = prepare(spark, settings, source, log)
+        segments = segment(prepared, settings)
+        run_id, name, version, decision = _track(spark, settings, source, prepared, segments)
+        prepared.unpersist()
     return SegmentResult(
         run_id=run_id,
         model_name=name,
         version=version,
-        k=scan.chosen,
-        scan=scan,
-        stability=stability,
-        silhouette=silhouette,
-        names=names,
-        profiles=profiles,
+        k=segments.scan.chosen,
+        scan=segments.scan,
+        stability=segments.stability,
+        silhouette=segments.silhouette,
+        names=segments.names,
+        profiles=segments.profiles,
         promotion=decision,
         input_table=source,
-        input_version=input_version,
+        input_version=prepared.input_version,
         seconds=time.perf_counter() - started,
     )
+
+
+def prepare(spark: SparkSession, settings: Settings, source: str, log: StageLog) -> Prepared:
+    """Read the input, fit the feature pipeline (scaling always on), turn every row into a cached vector and draw
+    the fit and silhouette samples."""
+    config, data = settings.segmenter, settings.data
+    spec = config.features.model_copy(update={"scale": True})
+    rows, input_version = tables.read_snapshot(spark, source, required={data.require_id(): "data.id_column"})
+    exclude = [data.id_column] + ([data.label.column] if data.label else [])
+    features.check_spec(spec, rows, "segmenter.features", source, exclude)
+    profile = features.profile_features(rows, spec, exclude, seed=config.seed)
+    pipeline = features.build_feature_pipeline(spec, rows.schema, profile, exclude)
+    features.choose_pca_components(pipeline, rows, spec, profile)
+    feature_model = pipeline.fit(rows)
+    vectors = (
+        feature_model.transform(rows)
+        .select(data.id_column, features.FEATURES)
+        .repartition(default_parallelism(spark))
+        .cache()
+    )
+    total = log.count("input", vectors.count())
+    fit_rows = sample_rows(vectors, config.fit_sample_rows, total, config.seed).cache()
+    fitted_on = log.count("fit sample", fit_rows.count())
+    sample = sample_rows(fit_rows, config.selection.silhouette_sample_rows, fitted_on, config.seed).cache()
+    return Prepared(rows, input_version, spec, profile, feature_model, vectors, fit_rows, sample, fitted_on)
+
+
+def segment(prepared: Prepared, settings: Settings) -> Segments:
+    """Choose k, check the stability, order the segments by size, profile and name them."""
+    config, id_column = settings.segmenter, settings.data.id_column
+    rows, spec, profile = prepared.rows, prepared.spec, prepared.profile
+    models, scan = scan_k(prepared.fit_rows, prepared.sample, config)
+    kmeans = models[scan.chosen]
+    stability = stability_ari(prepared.fit_rows, kmeans, config, prepared.fitted_on)
+    if stability is not None and stability < config.stability.min_ari:
+        logger.warning(
+            "segmenter stability: mean adjusted Rand index %.3f < %.2f (segmenter.stability.min_ari): the "
+            "segments change between refits; consider another k or features",
+            stability,
+            config.stability.min_ari,
+        )
+    assigned = kmeans.transform(prepared.vectors).withColumnRenamed("prediction", CLUSTER)
+    order = _order_by_size(assigned)
+    fit = mean_distance(assigned, kmeans, CLUSTER)
+    profiled = rows.join(assigned.select(id_column, CLUSTER), id_column).withColumn(SEGMENT_ID, _relabel(order))
+    numeric = [c for c in profile.numeric if c in rows.columns or c in spec.derived]
+    categorical = [c for c in profile.categorical if c in rows.columns or c in spec.derived]
+    profiled = features.derive(profiled, spec) if spec.derived else profiled
+    # The profiles aggregate three times (per segment, population, levels): cache the join's narrow result once.
+    profiled = profiled.select(SEGMENT_ID, *[F.col(features.quote(c)) for c in [*numeric, *categorical]]).cache()
+    profiles = segment_profiles(profiled, SEGMENT_ID, numeric, categorical, config.profile_levels)
+    profiled.unpersist()
+    names = name_segments(profiles, config)
+    model = PipelineModel(stages=[*prepared.feature_model.stages, kmeans, _label_stage(order, names)])
+    silhouette = scan.silhouette[scan.ks.index(scan.chosen)]
+    return Segments(kmeans, scan, stability, silhouette, order, fit, profiles, names, model)
+
+
+def _track(
+    spark: SparkSession, settings: Settings, source: str, prepared: Prepared, segments: Segments
+) -> tuple[str, str, str, tracking.Promotion]:
+    """One MLflow run: parameters, metrics, plots, the model registered as challenger, the promotion gate on the
+    silhouette sample, and the profiles table. Returns (run id, model name, version, the decision)."""
+    import mlflow
+
+    config, id_column = settings.segmenter, settings.data.id_column
+    read = tables.identity(spark, source)
+    tracking.configure(settings)
+    name = tracking.model_name(settings, KIND)
+    with mlflow.start_run(run_name=f"train-segmenter {source}") as active, job_context(run_id=active.info.run_id):
+        _log_run(settings, source, prepared.input_version, read, prepared.profile, segments)
+        mlflow.log_metric(MEAN_DISTANCE, segments.fit)
+        with tempfile.TemporaryDirectory() as folder:
+            _log_plots(Path(folder), prepared.sample, segments)
+        columns = features.input_columns(prepared.spec, prepared.profile, prepared.rows.schema)
+        version = _log_model(segments.model, settings, name, prepared.rows, segments.scan.chosen, columns)
+        same_rows = prepared.rows.join(prepared.sample.select(id_column), id_column)
+        evaluator = ClusteringEvaluator(featuresCol=features.FEATURES, predictionCol="prediction")
+        decision = tracking.promotion_gate(
+            settings,
+            name,
+            version,
+            "silhouette",
+            lambda old: evaluator.evaluate(old.transform(same_rows)),
+            lambda figure, champion: decide(segments.silhouette, segments.stability, figure, champion, config),
+        )
+        _write_profiles(
+            spark, config.profiles_table, segments.profiles, segments.names, name, version, active.info.run_id
+        )
+    return active.info.run_id, name, version, decision
 
 
 def decide(
@@ -224,14 +268,12 @@ def _log_run(
     input_version: int,
     read: tables.TableIdentity,
     profile: features.FeatureProfile,
-    scan: KScan,
-    stability: float | None,
-    silhouette: float,
-    names: dict[int, str],
-    profiles: pd.DataFrame,
+    segments: Segments,
 ) -> None:
     import mlflow
 
+    scan, stability, silhouette = segments.scan, segments.stability, segments.silhouette
+    names, profiles = segments.names, segments.profiles
     tracking.log_params(
         {
             "data": settings.data.model_dump(),
@@ -257,17 +299,16 @@ def _log_run(
     mlflow.log_text(profiles.to_csv(index=False), "segment_profiles.csv")
 
 
-def _log_plots(
-    folder: Path,
-    scan: KScan,
-    sample: DataFrame,
-    model: KMeansModel,
-    order: dict[int, int],
-    names: dict[int, str],
-    profiles: pd.DataFrame,
-) -> None:
+def _log_plots(folder: Path, sample: DataFrame, segments: Segments) -> None:
     import mlflow
 
+    scan, model, order, names, profiles = (
+        segments.scan,
+        segments.kmeans,
+        segments.order,
+        segments.names,
+        segments.profiles,
+    )
     reports.elbow_plot(scan.ks, scan.inertia, scan.silhouette, scan.chosen, folder / "elbow_silhouette.png")
     projected = PCA(k=2, inputCol=features.FEATURES, outputCol="_pc").fit(sample).transform(model.transform(sample))
     local = projected.select(vector_to_array("_pc").alias("pc"), "prediction").toPandas()
