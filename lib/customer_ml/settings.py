@@ -264,10 +264,13 @@ class SuiteSpec(_Section):
 
 class ValidationSettings(_Section):
     """Suites per table. A table without one gets the generic checks (rows > 0, key present and unique).
-    `non_finite`: what NaN / ±Infinity in any float or double column does (every table, with a suite or not)."""
+    `non_finite`: what NaN / ±Infinity in any float or double column does (every table, with a suite or not).
+    `unexpected_examples`: failing values GX lists per expectation in its results and Data Docs; each list is one
+    more pass over the table, so 0 (none: the quarantine table holds the failing rows) is the default."""
 
     results_table: str = "validation_results"
     non_finite: Literal["quarantine", "error", "warn", "off"] = "quarantine"
+    unexpected_examples: int = Field(default=0, ge=0, le=200)
     suites: dict[str, SuiteSpec] = Field(default_factory=dict)
 
 

@@ -14,7 +14,7 @@ from customer_ml.data import generate
 from customer_ml.errors import ValidationError
 from customer_ml.session import bind_settings
 from customer_ml.settings import ExpectationSpec, Settings, SuiteSpec, ValidationSettings
-from customer_ml.validation import rules, stage
+from customer_ml.validation import gx_runner, rules, stage
 from tests.conftest import make_settings
 
 ROWS = [
@@ -207,3 +207,14 @@ def test_rows_without_the_label_column_skip_only_the_label_rules(spark: SparkSes
     lake.write_table(frame, "t", mode="overwrite", schema_mode="overwrite")
     with pytest.raises(ValidationError, match=r"column n is bigint, expected int"):  # the other columns still checked
         stage.run(spark, settings, "t")
+
+
+@pytest.mark.parametrize("examples", [0, 3])
+def test_failing_values_reach_data_docs_only_when_asked(spark: SparkSession, tmp_path: Path, examples: int) -> None:
+    """`validation.unexpected_examples`: 0 (the default) counts failures without GX's example pass; n lists them."""
+    frame = spark.createDataFrame(ROWS, SCHEMA)
+    suite = SuiteSpec(key="id", schema={"id": "string", "age": "int"}, expectations=[QUARANTINE_RULES[1]])
+    (result,), docs = gx_runner.validate(frame, "t", suite, tmp_path / "gx", examples)
+    assert (result.success, result.element_count, result.unexpected_count) == (False, 8, 1)
+    (page,) = docs.parent.glob("validations/t_suite/**/*.html")
+    assert ("150" in page.read_text()) is (examples > 0)  # the impossible age, in GX's "sample unexpected values"

@@ -99,7 +99,9 @@ def run(spark: SparkSession, settings: Settings, table: str, suite_of: str | Non
             rules.passes(rule)  # fails fast on a non-row-level quarantine rule, before any work
         input_rows = record.count("input", frame.count())  # the input must read before anything is recorded
         try:
-            results, docs = gx_runner.validate(frame, table, suite, settings.reports_dir / "gx")
+            results, docs = gx_runner.validate(
+                frame, table, suite, settings.reports_dir / "gx", settings.validation.unexpected_examples
+            )
             logger.info("validate: Data Docs at %s", docs)
             _write_results(spark, settings.validation.results_table, run_id, table, version, results)
             failed = [
