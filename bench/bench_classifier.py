@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 from sklearn.metrics import roc_auc_score
 
 from customer_ml import classifier, features
-from customer_ml.config import load_settings
+from customer_ml.config import EXAMPLE_OVERLAY, load_settings
 from customer_ml.data import generate
 from customer_ml.lake import read_table
 from customer_ml.session import get_spark
@@ -41,7 +41,9 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="engines to leave out")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-classifier-"))
-    settings = load_settings("local", overrides=[f"project.work_dir={work}", "synthetic.faults={}"])
+    settings = load_settings(
+        "local", overrides=[f"project.work_dir={work}", "synthetic.faults={}"], overlays=(EXAMPLE_OVERLAY,)
+    )
     spark = get_spark(settings)
     generate.run(spark, settings, rows=args.rows)
     config, data = settings.classifier, settings.data

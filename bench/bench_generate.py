@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from customer_ml.config import load_settings
+from customer_ml.config import EXAMPLE_OVERLAY, load_settings
 from customer_ml.data import generate
 from customer_ml.session import get_spark
 
@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-generate-"))
-    settings = load_settings("local", overrides=[f"project.work_dir={work}"])
+    settings = load_settings("local", overrides=[f"project.work_dir={work}"], overlays=(EXAMPLE_OVERLAY,))
     spark = get_spark(settings)
     generate.run(spark, settings, rows=10_000)  # warm-up: JVM, Python workers
     print(f"master={spark.sparkContext.master} columns={len(settings.synthetic.columns) + 2} (+ truth table)")

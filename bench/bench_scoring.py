@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from customer_ml import classifier, scoring, segmenter
-from customer_ml.config import load_settings
+from customer_ml.config import EXAMPLE_OVERLAY, load_settings
 from customer_ml.data import generate
 from customer_ml.session import get_spark
 
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
-    settings = load_settings("local", overrides=[f"project.work_dir={work}", *FAST])
+    settings = load_settings("local", overrides=[f"project.work_dir={work}", *FAST], overlays=(EXAMPLE_OVERLAY,))
     spark = get_spark(settings)
     generate.run(spark, settings, rows=100_000)
     classifier.run(spark, settings)

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from customer_ml.config import load_settings
+from customer_ml.config import EXAMPLE_OVERLAY, load_settings
 from customer_ml.data import generate
 from customer_ml.session import get_spark
 from customer_ml.validation import stage
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-validation-"))
-    settings = load_settings("local", overrides=[f"project.work_dir={work}"])
+    settings = load_settings("local", overrides=[f"project.work_dir={work}"], overlays=(EXAMPLE_OVERLAY,))
     spark = get_spark(settings)
     generate.run(spark, settings, rows=args.rows)
     started = time.perf_counter()
