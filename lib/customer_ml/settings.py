@@ -347,6 +347,10 @@ class SplitSpec(_Section):
     # Classes up to this many rows are cut exactly (ranked in one task); larger ones by a hash of (seed, id) alone,
     # with no sort: shares then deviate by about 1/sqrt(rows) (0.1 % at 1M), and no task grows with the table.
     exact_max_rows: int = Field(default=200_000, ge=0)
+    # At most this many train rows (null: all of them). Beyond it the minority class keeps up to half the cap and
+    # the majority is sampled by a second hash to fill the rest; validation and test rows always stay whole.
+    # Holdout AUC is flat from 0.7M to 7M train rows on the bench, and the search's time then stops growing.
+    max_train_rows: int | None = Field(default=1_000_000, ge=2)
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitSpec:

@@ -144,10 +144,20 @@ def test_another_table_from_conf_alone_and_the_promotion_gate(spark: SparkSessio
     assert client.get_run(two.run_id).data.tags["promotion.decision"] == "kept champion"
     assert "promotion.champion_test_pr_auc" in client.get_run(two.run_id).data.metrics
 
-    # Gate open: a negative margin lets an equal challenger through.
-    three = classifier.run(spark, churn_settings(work, margin=-1.0))
+    # Gate open: a negative margin lets an equal challenger through; trained on at most 1,200 of the ~2,100 train
+    # rows (classifier.split.max_train_rows), on the same validation and test rows.
+    opened = churn_settings(work, margin=-1.0)
+    split = opened.classifier.split.model_copy(update={"max_train_rows": 1200})
+    three = classifier.run(
+        spark, opened.model_copy(update={"classifier": opened.classifier.model_copy(update={"split": split})})
+    )
     assert three.promotion.promoted
     assert alias(client, "churn_classifier", "champion") == three.version
+    rows = {k: v for k, v in client.get_run(three.run_id).data.metrics.items() if k.startswith("rows_")}
+    assert rows["rows_train_available"] == client.get_run(one.run_id).data.metrics["rows_train"] > 2000
+    assert 1000 < rows["rows_train"] < 1400, rows  # the cap, within the sampling spread of a hash
+    assert rows["rows_test"] == client.get_run(one.run_id).data.metrics["rows_test"]
+    assert three.metrics["test_roc_auc"] > 0.7
 
 
 def test_label_and_feature_mistakes_fail_in_one_line_before_training(spark: SparkSession, tmp_path: Path) -> None:

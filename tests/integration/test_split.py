@@ -1,5 +1,6 @@
 """classifier.mark_split: exact shares per class while a class is small, a hash cut with no sort beyond
-`classifier.split.exact_max_rows`; the same seed gives the same rows either way."""
+`classifier.split.exact_max_rows`; the same seed gives the same rows either way. classifier.cap_train: at most
+`classifier.split.max_train_rows` train rows, the rare class kept first."""
 
 from __future__ import annotations
 
@@ -54,3 +55,37 @@ def test_beyond_exact_max_rows_each_row_goes_by_its_hash_alone(spark: SparkSessi
     part = classifier.mark_split(labelled(spark, 20_000, 2_000).where(F.col("cid") % 7 == 0), config, "cid")
     mine = assignment(part)
     assert mine == {cid: split for cid, split in assignment(whole).items() if cid in mine}
+
+
+def test_train_quota_keeps_the_rare_class_and_fills_the_cap_with_the_common_one() -> None:
+    assert classifier.train_quota({0.0: 900, 1.0: 100}, None) == {0.0: 900, 1.0: 100}
+    assert classifier.train_quota({0.0: 900, 1.0: 100}, 1000) == {0.0: 900, 1.0: 100}
+    assert classifier.train_quota({0.0: 900, 1.0: 100}, 400) == {0.0: 300, 1.0: 100}
+    assert classifier.train_quota({0.0: 900, 1.0: 700}, 400) == {0.0: 200, 1.0: 200}  # half the cap at most
+    assert classifier.train_quota({0.0: 90, 1.0: 910}, 400) == {0.0: 90, 1.0: 310}  # positives can be the majority
+
+
+def test_max_train_rows_thins_only_the_train_rows_of_the_common_class(spark: SparkSession) -> None:
+    config = ClassifierSettings.model_validate({"split": {"exact_max_rows": 100, "max_train_rows": 4000}})
+    marked = classifier.mark_split(labelled(spark, 20_000, 2_000), config, "cid")
+    tally = marked.groupBy(SPLIT, LABEL).count().collect()
+    capped, recount = classifier.cap_train(marked, tally, config.split, "cid")
+    before, after = shares(marked), shares(capped)
+    assert {k: v for k, v in recount_of(recount).items()} == after  # the recount is the capped frame's
+    assert after[(1.0, "train")] == before[(1.0, "train")]  # ~1,400 positives: under half the cap, all kept
+    wanted = 4000 - before[(1.0, "train")]
+    negatives = before[(0.0, "train")]
+    spread = 4 * math.sqrt(negatives * (wanted / negatives) * (1 - wanted / negatives))
+    assert abs(after[(0.0, "train")] - wanted) < spread, (after, wanted)
+    for key in before:
+        if key[1] != "train":
+            assert after[key] == before[key], key  # validation and test stay whole
+    kept = set(assignment(capped))
+    assert kept < set(assignment(marked))
+    assert kept == set(assignment(classifier.cap_train(marked, tally, config.split, "cid")[0]))  # same seed, same rows
+    uncapped = ClassifierSettings.model_validate({"split": {"exact_max_rows": 100, "max_train_rows": None}})
+    assert classifier.cap_train(marked, tally, uncapped.split, "cid")[0] is marked
+
+
+def recount_of(tally: list) -> dict[tuple[float, str], int]:
+    return {(r[LABEL], r[SPLIT]): r["count"] for r in tally}

@@ -27,12 +27,14 @@ from customer_ml.classifier.split import (
     LABEL,
     SPLIT,
     WEIGHT,
+    cap_train,
     check_both_classes,
     check_label,
     mark_split,
     parts,
     read_labelled,
     split,
+    train_quota,
     with_weights,
 )
 from customer_ml.classifier.stage import KIND, TrainResult, choose_threshold, run, test_metrics
@@ -49,6 +51,7 @@ __all__ = [
     "TrainResult",
     "WEIGHT",
     "available_candidates",
+    "cap_train",
     "check_both_classes",
     "check_label",
     "choose_threshold",
@@ -65,5 +68,6 @@ __all__ = [
     "search_candidates",
     "split",
     "test_metrics",
+    "train_quota",
     "with_weights",
 ]

@@ -12,7 +12,7 @@ from customer_ml import features
 from customer_ml.columns import describe_value, label_expression
 from customer_ml.errors import ConfigError, CustomerMLError
 from customer_ml.lake import tables
-from customer_ml.settings import ClassifierSettings, DataSpec, FeatureSpec
+from customer_ml.settings import ClassifierSettings, DataSpec, FeatureSpec, SplitSpec
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,46 @@ def mark_split(rows: DataFrame, config: ClassifierSettings, id_column: str) -> D
 
 
 _HASH_SLOTS = 1 << 30  # a row's place in [0, 1): its hash modulo this, divided by it
+
+
+def train_quota(available: dict[float, int], max_rows: int | None) -> dict[float, int]:
+    """How many train rows of each class (label -> rows) to keep under a cap of `max_rows`: all of them when they
+    fit; otherwise the smaller class keeps up to half the cap and the larger one fills the rest, so a rare class
+    loses nothing until it alone would fill half."""
+    if max_rows is None or sum(available.values()) <= max_rows:
+        return dict(available)
+    minority = min(available, key=lambda label: (available[label], label))
+    kept = {minority: min(available[minority], max_rows // 2)}
+    for label in available:
+        if label != minority:
+            kept[label] = min(available[label], max_rows - kept[minority])
+    return kept
+
+
+def cap_train(marked: DataFrame, tally: list, spec: SplitSpec, id_column: str) -> tuple[DataFrame, list]:
+    """The marked rows with each class's train rows thinned to its `train_quota` under `split.max_train_rows`, and
+    the (split, label) tally recounted. Rows are kept by a hash of (seed + 1, id), independent of the split's: the
+    same seed keeps the same rows, nothing is ranked or sorted, and validation and test rows pass untouched."""
+    available = {r[LABEL]: r["count"] for r in tally if r[SPLIT] == "train"}
+    kept = train_quota(available, spec.max_train_rows)
+    if kept == available:
+        return marked, tally
+    logger.info(
+        "train rows: %d of %d kept under classifier.split.max_train_rows = %d (per class %s of %s)",
+        sum(kept.values()),
+        sum(available.values()),
+        spec.max_train_rows,
+        kept,
+        available,
+    )
+    slot = F.pmod(F.xxhash64(F.lit(spec.seed + 1), F.col(features.quote(id_column))), F.lit(_HASH_SLOTS))
+    draw = slot / F.lit(float(_HASH_SLOTS))
+    keep = F.lit(False)
+    for label, rows in available.items():
+        keep = keep | ((F.col(LABEL) == F.lit(label)) & (draw < F.lit(kept[label] / rows)))
+    capped = marked.filter((F.col(SPLIT) != "train") | keep)
+    recount = capped.where(F.col(SPLIT) == "train").groupBy(SPLIT, LABEL).count().collect()
+    return capped, [r for r in tally if r[SPLIT] != "train"] + recount
 
 
 def with_weights(train: DataFrame, class_weight: str | float, positives: int, total: int) -> DataFrame:

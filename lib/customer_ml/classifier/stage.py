@@ -25,6 +25,7 @@ from customer_ml.classifier.split import (
     LABEL,
     SPLIT,
     WEIGHT,
+    cap_train,
     check_both_classes,
     mark_split,
     parts,
@@ -125,10 +126,13 @@ def prepare(spark: SparkSession, settings: Settings, source: str, log: StageLog)
     config, data = settings.classifier, settings.data
     rows, input_version = read_labelled(spark, source, data, config.features)
     marked = mark_split(rows, config, data.id_column)
-    train, validation, test = parts(marked)
     tally = marked.groupBy(SPLIT, LABEL).count().collect()  # one job for every count the stage needs
+    available = sum(r["count"] for r in tally if r[SPLIT] == "train")
+    capped, tally = cap_train(marked, tally, config.split, data.id_column)
+    train, validation, test = parts(capped)
     counts = {n: log.count(n, sum(r["count"] for r in tally if r[SPLIT] == n)) for n in ("train", "validation", "test")}
     check_both_classes(tally, counts, source, data.label.column)
+    counts["train_available"] = available  # before the cap (logged as rows_train_available)
     positives = sum(r["count"] for r in tally if r[SPLIT] == "train" and r[LABEL] == 1.0)
     train = with_weights(train, config.class_weight, positives, counts["train"])
     exclude = [data.id_column, data.label.column, LABEL, WEIGHT, SPLIT]
