@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
@@ -80,13 +80,13 @@ def mark_split(rows: DataFrame, config: ClassifierSettings, id_column: str) -> D
     in exactly the configured shares; when a class is larger, each row goes by its hash alone (a uniform number
     in [0, 1)), which needs no sort and no task that holds a class."""
     spec = config.split
-    key = F.xxhash64(F.lit(spec.seed), F.col(features.quote(id_column)))
     largest = max((r["count"] for r in rows.groupBy(LABEL).count().collect()), default=0)
     if largest <= spec.exact_max_rows:
+        key = F.xxhash64(F.lit(spec.seed), F.col(features.quote(id_column)))
         by_class = Window.partitionBy(LABEL).orderBy(key, F.col(features.quote(id_column)))
         position = F.percent_rank().over(by_class)
     else:
-        position = F.pmod(key, F.lit(_HASH_SLOTS)) / F.lit(float(_HASH_SLOTS))
+        position = _uniform(spec.seed, id_column)
         logger.info("split: classes of up to %d rows, cut by hash (exact up to %d)", largest, spec.exact_max_rows)
     marked = rows.withColumn("_position", position).withColumn(
         SPLIT,
@@ -98,6 +98,12 @@ def mark_split(rows: DataFrame, config: ClassifierSettings, id_column: str) -> D
 
 
 _HASH_SLOTS = 1 << 30  # a row's place in [0, 1): its hash modulo this, divided by it
+
+
+def _uniform(seed: int, id_column: str) -> Column:
+    """A row's number in [0, 1) from a hash of (seed, id): the same seed, the same number; no sort, no window."""
+    key = F.xxhash64(F.lit(seed), F.col(features.quote(id_column)))
+    return F.pmod(key, F.lit(_HASH_SLOTS)) / F.lit(float(_HASH_SLOTS))
 
 
 def train_quota(available: dict[float, int], max_rows: int | None) -> dict[float, int]:
@@ -130,8 +136,7 @@ def cap_train(marked: DataFrame, tally: list, spec: SplitSpec, id_column: str) -
         kept,
         available,
     )
-    slot = F.pmod(F.xxhash64(F.lit(spec.seed + 1), F.col(features.quote(id_column))), F.lit(_HASH_SLOTS))
-    draw = slot / F.lit(float(_HASH_SLOTS))
+    draw = _uniform(spec.seed + 1, id_column)
     keep = F.lit(False)
     for label, rows in available.items():
         keep = keep | ((F.col(LABEL) == F.lit(label)) & (draw < F.lit(kept[label] / rows)))
