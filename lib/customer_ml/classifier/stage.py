@@ -68,6 +68,7 @@ class Prepared:
     """The labelled rows split and turned into feature vectors: what the search and the evaluation read."""
 
     rows: DataFrame  # the labelled input, as read
+    read: tables.TableIdentity  # where that input lives and its Delta id, taken when it was read
     marked: DataFrame  # rows with their split
     test: DataFrame  # the test rows before the feature pipeline (the champion scores them through its own)
     input_version: int
@@ -103,7 +104,7 @@ def run(spark: SparkSession, settings: Settings, table: str | None = None) -> Tr
     with job_context(job="train-classifier"), stage("train-classifier") as log:
         prepared = prepare(spark, settings, source, log)
         evaluated = evaluate(prepared, settings)
-        run_id, name, version, decision = _track(spark, settings, source, prepared, evaluated)
+        run_id, name, version, decision = _track(settings, source, prepared, evaluated)
         prepared.unpersist()
     return TrainResult(
         run_id=run_id,
@@ -125,6 +126,7 @@ def prepare(spark: SparkSession, settings: Settings, source: str, log: StageLog)
     every split into cached feature vectors."""
     config, data = settings.classifier, settings.data
     rows, input_version = read_labelled(spark, source, data, config.features)
+    read = tables.identity(spark, source)
     marked = mark_split(rows, config, data.id_column)
     tally = marked.groupBy(SPLIT, LABEL).count().collect()  # one job for every count the stage needs
     available = sum(r["count"] for r in tally if r[SPLIT] == "train")
@@ -149,7 +151,7 @@ def prepare(spark: SparkSession, settings: Settings, source: str, log: StageLog)
         .cache()
         for name, frame in [("train", train), ("validation", validation), ("test", test)]
     }
-    return Prepared(rows, marked, test, input_version, counts, profile, feature_model, vectors)
+    return Prepared(rows, read, marked, test, input_version, counts, profile, feature_model, vectors)
 
 
 def evaluate(prepared: Prepared, settings: Settings) -> Evaluated:
@@ -174,7 +176,7 @@ def evaluate(prepared: Prepared, settings: Settings) -> Evaluated:
 
 
 def _track(
-    spark: SparkSession, settings: Settings, source: str, prepared: Prepared, evaluated: Evaluated
+    settings: Settings, source: str, prepared: Prepared, evaluated: Evaluated
 ) -> tuple[str, str, str, tracking.Promotion]:
     """One MLflow run: parameters, metrics, the monitor's references, plots, the model registered as challenger,
     and the promotion gate against the champion on the same test rows. Returns (run id, model name, version,
@@ -182,11 +184,10 @@ def _track(
     import mlflow
 
     config, metrics = settings.classifier, evaluated.metrics
-    read = tables.identity(spark, source)
     tracking.configure(settings)
     name = tracking.model_name(settings, KIND)
     with mlflow.start_run(run_name=f"train-classifier {source}") as active, job_context(run_id=active.info.run_id):
-        _log_run(settings, source, read, prepared, evaluated)
+        _log_run(settings, source, prepared, evaluated)
         # The test scores' distribution: the reference `customer-ml monitor` compares each score date with.
         stored = StoredNumeric.of_counts(evaluated.test_counts.score, evaluated.test_counts.rows)
         mlflow.log_dict(stored.to_dict(), SCORE_REFERENCE)
@@ -241,12 +242,10 @@ def test_metrics(counts: evaluation.ScoreCounts, threshold: evaluation.Threshold
     return metrics
 
 
-def _log_run(
-    settings: Settings, source: str, read: tables.TableIdentity, prepared: Prepared, evaluated: Evaluated
-) -> None:
+def _log_run(settings: Settings, source: str, prepared: Prepared, evaluated: Evaluated) -> None:
     import mlflow
 
-    input_version, counts, winner = prepared.input_version, prepared.counts, evaluated.winner
+    read, input_version, counts, winner = prepared.read, prepared.input_version, prepared.counts, evaluated.winner
     candidates, threshold, metrics = evaluated.candidates, evaluated.threshold, evaluated.metrics
     tracking.log_params(
         {
